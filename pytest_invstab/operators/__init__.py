@@ -1,0 +1,5 @@
+"""Linear measurement operators with exact adjoints."""
+
+from .base import LinearOperator, MatrixOperator
+
+__all__ = ["LinearOperator", "MatrixOperator"]
