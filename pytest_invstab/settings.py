@@ -1,0 +1,442 @@
+"""Settings of a pytest-invstab session, resolved without pytest.
+
+Every setting resolves as: marker argument, then command line (``--invstab-<name>``), then
+ini (``invstab_<name>``), then the default below. The plugin hands the raw values it reads
+from pytest to :func:`load_settings`; the check-level settings (``seed``, ``budget``) are
+overridden per test by marker arguments in :func:`check_kwargs`.
+
+Marker arguments are validated here too (:func:`marker_problems`), so that a typo such as
+``epsilon=0.01`` or ``domain="kspace"`` gives one clear message at collection, before any
+network runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+
+SAVE_CHOICES = ("failed", "all", "none")
+BUDGET_CHOICES = ("quick", "standard", "thorough")
+OPERATOR_CHOICES = ("fourier", "multicoil", "radon")
+PATTERN_CHOICES = ("cartesian", "points", "radial")
+DOMAIN_CHOICES = ("image", "measurements")
+DETAIL_CHOICES = ("symbols", "text", "all")
+
+# Where a resolved value came from (recorded so a user can see why a value applies).
+MARKER, CLI, INI, DEFAULT = "marker", "command line", "ini", "default"
+
+
+# --------------------------------------------------------------------------------------
+# value parsers: each takes a raw value (str from the command line or ini, or a Python
+# value from a marker) and returns the typed value or raises ValueError with a reason.
+# --------------------------------------------------------------------------------------
+def _choice(choices: Sequence[str]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _int(minimum: int | None = None) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        try:
+            number = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ValueError(f"{value!r} is not an integer") from None
+        if minimum is not None and number < minimum:
+            raise ValueError(f"{number} is below the minimum {minimum}")
+        return number
+
+    return parse
+
+
+def _rate(value: Any) -> float:
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not (0.0 < number <= 1.0) or math.isnan(number):
+        raise ValueError(f"{number} is not a sampling rate in (0, 1]")
+    return number
+
+
+def _device(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise ValueError(f"{value!r} is not a device; use cpu, cuda or cuda:N")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true/false)")
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
+def _lines(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.replace(",", "\n").splitlines()
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its parser, default, help text and whether it has a command-line flag."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+    cli: bool = True
+    metavar: str | None = None
+    is_path: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--invstab-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "invstab_" + self.name
+
+
+OPTIONS: dict[str, Option] = {
+    o.name: o
+    for o in [
+        Option("results", ".invstab", _text, "folder for per-test artifacts (default: .invstab/)",
+               metavar="DIR", is_path=True),
+        Option("save", "failed", _choice(SAVE_CHOICES),
+               "which checks save artifacts (panel.png, result.json, arrays.npz): failed, all or none "
+               "(default: failed)", metavar="WHICH"),
+        Option("report", None, _text, "write the session's results as JSON to PATH", metavar="PATH",
+               is_path=True),
+        Option("html", None, _text, "write an HTML page with every check's panel to PATH", metavar="PATH",
+               is_path=True),
+        Option("compare", None, _text, "compare with a previous JSON report (from --invstab-report)",
+               metavar="PATH", is_path=True),
+        Option("compare_fail", [], _lines,
+               "fail the session when METRIC regresses by more than THRESHOLD against --invstab-compare, "
+               "e.g. artifact:10%% (relative) or psnr:0.5 (absolute); repeatable", metavar="METRIC:THRESHOLD"),
+        Option("device", "cpu", _device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
+               metavar="DEVICE"),
+        Option("seed", 0, _int(0), "seed of every check's randomness and of the sampling masks (default: 0)",
+               metavar="INT"),
+        Option("budget", "standard", _choice(BUDGET_CHOICES),
+               "search budget: quick, standard or thorough (scales steps and restarts; default: standard)",
+               metavar="BUDGET"),
+        Option("junit_properties", False, _bool,
+               "add each check's key metrics and verdict to the JUnit XML (record_property)"),
+        # fixture defaults: ini only
+        Option("size", 128, _int(8), "image size N (pixels) of the plugin's operators and phantoms (default: 128)",
+               cli=False),
+        Option("rate", 0.33, _rate, "sampling rate in (0, 1] of the plugin's Fourier operators (default: 0.33)",
+               cli=False),
+        Option("pattern", "cartesian", _choice(PATTERN_CHOICES),
+               "sampling pattern of the plugin's Fourier operators: cartesian, points or radial (default: cartesian)",
+               cli=False),
+        Option("angles", 50, _int(1), "number of projection angles of radon_operator (default: 50)", cli=False),
+        Option("coils", 8, _int(1), "number of coils of multicoil_operator (default: 8)", cli=False),
+        Option("operator", "fourier", _choice(OPERATOR_CHOICES),
+               "which plugin operator the `operator` fixture returns: fourier, multicoil or radon (default: fourier)",
+               cli=False),
+    ]
+}
+
+
+@dataclass
+class InvstabSettings:
+    """Session-wide settings after command line > ini > default resolution.
+
+    Paths are absolute. ``sources`` says where each value came from.
+    """
+
+    results: Path
+    save: str = "failed"
+    report: Path | None = None
+    html: Path | None = None
+    compare: Path | None = None
+    compare_fail: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    seed: int = 0
+    budget: str = "standard"
+    junit_properties: bool = False
+    size: int = 128
+    rate: float = 0.33
+    pattern: str = "cartesian"
+    angles: int = 50
+    coils: int = 8
+    operator: str = "fourier"
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able view (for report metadata)."""
+        out: dict[str, Any] = {}
+        for name in OPTIONS:
+            value = getattr(self, name)
+            out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "") or (
+        isinstance(value, (list, tuple)) and len(value) == 0
+    )
+
+
+def resolve(name: str, *, marker: Any = None, cli: Any = None, ini: Any = None) -> tuple[Any, str]:
+    """One setting: the first of marker, command line, ini that is set, else the default.
+
+    Returns ``(value, source)``. Raises :class:`InvalidInputError` naming the source and the
+    accepted values when the chosen value does not parse.
+    """
+    option = OPTIONS[name]
+    for raw, source, where in (
+        (marker, MARKER, f"marker argument {name}="),
+        (cli, CLI, option.flag),
+        (ini, INI, f"ini option {option.ini}"),
+    ):
+        if _unset(raw):
+            continue
+        try:
+            return option.parse(raw), source
+        except ValueError as exc:
+            raise InvalidInputError(f"invalid value for {where}: {exc}") from None
+    default = option.default
+    return (list(default) if isinstance(default, list) else default), DEFAULT
+
+
+def load_settings(
+    cli: Mapping[str, Any],
+    ini: Mapping[str, Any],
+    *,
+    cli_base: str | os.PathLike[str] = ".",
+    ini_base: str | os.PathLike[str] = ".",
+) -> InvstabSettings:
+    """Resolve every session setting from raw command-line and ini values (keys = option names).
+
+    Relative paths from the command line are taken relative to ``cli_base`` (the invocation
+    folder), those from the ini file relative to ``ini_base`` (the ini file's folder).
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, option in OPTIONS.items():
+        value, source = resolve(name, cli=cli.get(name) if option.cli else None, ini=ini.get(name))
+        if option.is_path and value is not None:
+            base = Path(cli_base if source == CLI else ini_base)
+            value = (base / Path(os.path.expanduser(value))).resolve() if not Path(value).is_absolute() else Path(value)
+        values[name] = value
+        sources[name] = source
+    return InvstabSettings(**values, sources=sources)
+
+
+# --------------------------------------------------------------------------------------
+# markers
+# --------------------------------------------------------------------------------------
+# marker name -> (module under pytest_invstab.checks, function name, fixture-argument defaults)
+CHECKS: dict[str, tuple[str, str]] = {
+    "stability": ("worst_case", "worst_case"),
+    "detail_recovery": ("detail_recovery", "detail_recovery"),
+    "more_samples": ("more_samples", "more_samples"),
+}
+
+# Arguments that name fixtures rather than being passed to the check, with their defaults.
+FIXTURE_ARGUMENTS: dict[str, str] = {
+    "reconstructor": "reconstructor",
+    "operator": "operator",
+    "images": "reference_images",
+}
+
+# The checks' keyword arguments as pinned in CONTRIBUTING.md; used when a check's module
+# cannot be imported (it is then reported at run time), otherwise its signature is read.
+_FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "stability": ("eps", "max_artifact", "domain", "method", "steps", "restarts", "budget", "seed",
+                  "baseline", "attack_baseline", "gaussian_draws"),
+    "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed"),
+    "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
+}
+
+MARKER_DOCS: dict[str, str] = {
+    "stability": (
+        "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
+        "budget=None, seed=None, baseline='default', reconstructor='reconstructor', operator='operator', "
+        "images='reference_images'): search a worst-case perturbation r with ||r|| <= eps*||x|| "
+        "(eps: relative, dimensionless; domain 'image' or 'measurements') and fail when the artifact "
+        "||f(A(x+r)) - f(Ax)||/||x|| (relative) exceeds max_artifact. Antun et al. 2020, instability 1."
+    ),
+    "detail_recovery": (
+        "detail_recovery(details='symbols', min_recovery=0.8, intensity=None, baseline='default', "
+        "baseline_margin=None, budget=None, seed=None, reconstructor=..., operator=..., images=...): insert a "
+        "visible detail ('symbols', 'text', 'all' or a tensor [H, W]) and fail when the network recovers it "
+        "worse than min_recovery (fraction in [0, 1]) or worse than the CS baseline by baseline_margin. "
+        "Antun et al. 2020, instability 2."
+    ),
+    "more_samples": (
+        "more_samples(rates=(...), trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
+        "baseline='default', budget=None, seed=None, reconstructor=..., operator=..., images=...): reconstruct "
+        "at increasing sampling rates (fractions in (0, 1], nested masks) and fail when PSNR falls by more "
+        "than tolerance_db (dB) as the rate grows. Antun et al. 2020, instability 3."
+    ),
+}
+
+
+def check_function(marker: str) -> Callable[..., Any]:
+    """The check run by a marker (imported lazily: it pulls in torch)."""
+    import importlib
+
+    module_name, function_name = CHECKS[marker]
+    module = importlib.import_module(f"pytest_invstab.checks.{module_name}")
+    return getattr(module, function_name)
+
+
+def allowed_arguments(marker: str) -> tuple[str, ...]:
+    """Marker arguments accepted by ``marker``: the check's keyword arguments plus the fixture names."""
+    try:
+        signature = inspect.signature(check_function(marker))
+        names = tuple(
+            p.name
+            for p in list(signature.parameters.values())[3:]  # after reconstructor, operator, images
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        )
+    except (ImportError, AttributeError):
+        names = _FALLBACK_ARGUMENTS[marker]
+    return tuple(FIXTURE_ARGUMENTS) + tuple(n for n in names if n not in FIXTURE_ARGUMENTS)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)
+
+
+def _nonnegative(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and math.isfinite(value)
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:
+    """Reasons why marker argument values cannot work (empty when they look fine).
+
+    Only what is certain without running anything is judged here; the check validates the
+    rest and its message is shown at run time.
+    """
+    problems: list[str] = []
+
+    def bad(name: str, why: str) -> None:
+        problems.append(f"{name}={kwargs[name]!r}: {why}")
+
+    for name in FIXTURE_ARGUMENTS:
+        if name in kwargs and not (isinstance(kwargs[name], str) and kwargs[name].isidentifier()):
+            bad(name, "must be the name of a fixture (a string), e.g. "
+                f"{name}={FIXTURE_ARGUMENTS[name]!r}")
+    if "seed" in kwargs and kwargs["seed"] is not None and not (
+        isinstance(kwargs["seed"], int) and not isinstance(kwargs["seed"], bool) and kwargs["seed"] >= 0
+    ):
+        bad("seed", "must be a non-negative integer")
+    if "budget" in kwargs and kwargs["budget"] is not None and not (
+        isinstance(kwargs["budget"], str) and kwargs["budget"].lower() in BUDGET_CHOICES
+    ):
+        bad("budget", f"must be one of {', '.join(BUDGET_CHOICES)}")
+    for name in ("steps", "restarts", "gaussian_draws"):
+        if name in kwargs and kwargs[name] is not None and not _positive_int(kwargs[name]):
+            bad(name, "must be a positive integer")
+
+    if marker == "stability":
+        if "eps" in kwargs and not _positive(kwargs["eps"]):
+            bad("eps", "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)")
+        if "max_artifact" in kwargs and not _positive(kwargs["max_artifact"]):
+            bad("max_artifact", "must be a positive number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)")
+        if "domain" in kwargs and kwargs["domain"] not in DOMAIN_CHOICES:
+            bad("domain", f"must be one of {', '.join(map(repr, DOMAIN_CHOICES))}")
+    elif marker == "detail_recovery":
+        if "min_recovery" in kwargs and not (_nonnegative(kwargs["min_recovery"]) and kwargs["min_recovery"] <= 1):
+            bad("min_recovery", "must be a fraction in [0, 1]")
+        details = kwargs.get("details")
+        if isinstance(details, str) and details not in DETAIL_CHOICES:
+            bad("details", f"must be one of {', '.join(map(repr, DETAIL_CHOICES))} or tensors [H, W]")
+        for name in ("intensity", "baseline_margin"):
+            if name in kwargs and kwargs[name] is not None and not _nonnegative(kwargs[name]):
+                bad(name, "must be a non-negative number")
+    elif marker == "more_samples":
+        if "rates" in kwargs:
+            rates = kwargs["rates"]
+            try:
+                values = [float(r) for r in rates]
+            except (TypeError, ValueError):
+                values = None
+            if values is None or len(values) < 2:
+                bad("rates", "must be a sequence of at least two sampling rates in (0, 1]")
+            elif not all(0 < r <= 1 for r in values):
+                bad("rates", "every rate must lie in (0, 1]")
+            elif any(b <= a for a, b in zip(values, values[1:])):
+                bad("rates", "rates must be strictly increasing, e.g. (0.1, 0.2, 0.33, 0.5)")
+        if "trained_rate" in kwargs and kwargs["trained_rate"] is not None and not (
+            _positive(kwargs["trained_rate"]) and kwargs["trained_rate"] <= 1
+        ):
+            bad("trained_rate", "must be a sampling rate in (0, 1]")
+        if "tolerance_db" in kwargs and not _nonnegative(kwargs["tolerance_db"]):
+            bad("tolerance_db", "must be a non-negative number of dB")
+        if "require_gain_db" in kwargs and kwargs["require_gain_db"] is not None and not _nonnegative(
+            kwargs["require_gain_db"]
+        ):
+            bad("require_gain_db", "must be a non-negative number of dB")
+    return problems
+
+
+def marker_problems(marker: str, args: Sequence[Any], kwargs: Mapping[str, Any], test: str) -> list[str]:
+    """Every problem with one marker's arguments, each a complete message naming the test."""
+    allowed = allowed_arguments(marker)
+    problems: list[str] = []
+    if args:
+        problems.append(
+            f"{test}: @pytest.mark.{marker} takes keyword arguments only, got positional {list(args)!r}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    for name in kwargs:
+        if name not in allowed:
+            problems.append(
+                f"{test}: @pytest.mark.{marker} got unknown argument {name!r}; allowed: {', '.join(allowed)}"
+            )
+    known = {k: v for k, v in kwargs.items() if k in allowed}
+    problems += [f"{test}: @pytest.mark.{marker}: {p}" for p in value_problems(marker, known)]
+    return problems
+
+
+def split_marker_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """``(fixture names, check keyword arguments)`` of a marker; fixture names get their defaults."""
+    fixtures = {k: str(kwargs.get(k, default)) for k, default in FIXTURE_ARGUMENTS.items()}
+    check = {k: v for k, v in kwargs.items() if k not in FIXTURE_ARGUMENTS}
+    return fixtures, check
+
+
+def check_kwargs(kwargs: Mapping[str, Any], settings: InvstabSettings) -> dict[str, Any]:
+    """A check's keyword arguments: the marker's, with ``seed`` and ``budget`` filled from the session.
+
+    Precedence: marker argument (not None), then the session's value (command line > ini > default).
+    """
+    out = dict(kwargs)
+    for name in ("seed", "budget"):
+        if out.get(name) is None:
+            out[name] = getattr(settings, name)
+    return out
