@@ -1,0 +1,182 @@
+"""Records: the JSON-able form of one check's result, and what every report is built from.
+
+A record is ``{"nodeid", "name", "index", **CheckResult.to_dict()}``. Records are what
+travels from xdist workers to the controller, what the JSON report stores and what a later
+run compares against, so everything here works on plain dicts, never on tensors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
+
+# Which threshold judges a check's key metric, and in which direction.
+# (threshold name, comparison) -- "<=" means the metric must stay at or below the threshold.
+KEY_THRESHOLDS: dict[str, tuple[str, str]] = {
+    "artifact": ("max_artifact", "<="),
+    "recovery": ("min_recovery", ">="),
+    "max_drop_db": ("tolerance_db", "<="),
+}
+
+# Short, reviewer-facing explanations and units of the metrics the checks report.
+METRIC_HELP: dict[str, tuple[str, str]] = {
+    "artifact": ("worst relative artifact ||f(A(x+r)) − f(Ax)|| / ||x||", "dimensionless"),
+    "max_artifact": ("largest relative artifact allowed", "dimensionless"),
+    "eps": ("perturbation size ||r|| / ||x||", "dimensionless"),
+    "perturbation": ("perturbation size ||r|| / ||x||", "dimensionless"),
+    "recovery": ("how much of the inserted detail is reconstructed (1 = perfect, 0 = gone)", "1 = perfect"),
+    "min_recovery": ("smallest detail recovery allowed", "1 = perfect"),
+    "max_drop_db": ("largest PSNR drop as the sampling rate grows", "dB"),
+    "tolerance_db": ("largest PSNR drop allowed as the rate grows", "dB"),
+    "psnr": ("peak signal-to-noise ratio", "dB"),
+    "ssim": ("structural similarity (1 = identical)", "1 = perfect"),
+    "gain_db": ("PSNR gain from the trained rate to the highest rate", "dB"),
+}
+
+
+def short_name(nodeid: str) -> str:
+    """The test's own name from a pytest node id: ``"a/b.py::TestX::test_y[p::q]"`` -> ``"test_y[p::q]"``.
+
+    Parametrize ids may contain ``::`` and ``/``, so the split happens before the first ``[``.
+    """
+    base, bracket, params = nodeid.partition("[")
+    name = base.rsplit("::", 1)[-1] if "::" in base else base.rsplit("/", 1)[-1]
+    return name + bracket + params
+
+
+def make_record(nodeid: str, result: CheckResult, index: int = 0) -> dict[str, Any]:
+    """The JSON-able record of ``result`` produced by test ``nodeid``.
+
+    ``index`` numbers the checks one test ran (0, 1, ...), so that a test calling the
+    ``invstab`` fixture twice gets two distinct records. Call it *after* ``save_artifacts``
+    so the record carries the artifact paths.
+    """
+    if not isinstance(result, CheckResult):
+        raise TypeError(f"make_record expects a CheckResult, got {type(result).__name__}")
+    record: dict[str, Any] = {"nodeid": str(nodeid), "name": short_name(str(nodeid)), "index": int(index)}
+    record.update(result.to_dict())
+    return record
+
+
+def record_key(record: Mapping[str, Any]) -> str:
+    """Identity of a record across runs: node id, check name and index (``nodeid::check#index``)."""
+    return f"{record.get('nodeid', '?')}::{record.get('check', '?')}#{int(record.get('index', 0) or 0)}"
+
+
+def is_number(value: Any) -> bool:
+    """A finite real number (not a bool); ``None`` (NaN in JSON) and strings are not."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def key_value(record: Mapping[str, Any]) -> float | None:
+    """The record's key metric value, ``None`` when missing or NaN."""
+    value = (record.get("metrics") or {}).get(record.get("key_metric", ""))
+    return float(value) if is_number(value) else None
+
+
+def better_of(record: Mapping[str, Any], metric: str) -> str | None:
+    """``"lower"`` / ``"higher"`` for ``metric`` from the record, with known defaults for the checks' metrics."""
+    direction = (record.get("better") or {}).get(metric)
+    if direction in (LOWER_IS_BETTER, HIGHER_IS_BETTER):
+        return direction
+    if metric in KEY_THRESHOLDS:
+        return LOWER_IS_BETTER if KEY_THRESHOLDS[metric][1] == "<=" else HIGHER_IS_BETTER
+    return None
+
+
+def key_threshold(record: Mapping[str, Any]) -> tuple[str, str, float] | None:
+    """``(threshold name, "<=" | ">=", value)`` that judged the key metric, or ``None``.
+
+    Known checks use ``KEY_THRESHOLDS``; otherwise ``max_<key>`` / ``min_<key>`` or the only
+    threshold present.
+    """
+    key = record.get("key_metric", "")
+    thresholds = record.get("thresholds") or {}
+    candidates: list[tuple[str, str]] = []
+    if key in KEY_THRESHOLDS:
+        candidates.append(KEY_THRESHOLDS[key])
+    candidates += [(f"max_{key}", "<="), (f"min_{key}", ">=")]
+    for name, op in candidates:
+        if is_number(thresholds.get(name)):
+            return name, op, float(thresholds[name])
+    numeric = [(k, v) for k, v in thresholds.items() if is_number(v)]
+    if len(numeric) == 1:
+        name, value = numeric[0]
+        op = ">=" if better_of(record, key) == HIGHER_IS_BETTER or name.startswith("min") else "<="
+        return name, op, float(value)
+    return None
+
+
+def unit_of(metric: str) -> str:
+    """Display unit suffix for a metric name ("dB" for PSNR-like metrics, else empty)."""
+    m = metric.lower()
+    return "dB" if m.endswith("_db") or m.startswith("psnr") or m.endswith("psnr") or m == "db" else ""
+
+
+def format_number(value: Any, unit: str = "") -> str:
+    """Compact, aligned-friendly number: 4 significant digits, scientific when tiny or huge.
+
+    ``None`` / NaN -> ``"nan"``; a non-number is returned as its string.
+    """
+    if value is None:
+        return "nan"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    v = float(value)
+    if math.isnan(v):
+        text = "nan"
+    elif math.isinf(v):
+        text = "inf" if v > 0 else "-inf"
+    elif v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        text = f"{v:.3g}"
+    else:
+        text = f"{v:.4g}"
+    return f"{text} {unit}" if unit else text
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` made strictly JSON-able: NaN -> ``None``, ±inf -> ``"inf"`` / ``"-inf"``, tensors and
+    numpy values -> lists / numbers, tuples -> lists, other objects -> ``repr``."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, (int, float)):
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in obj]
+    tolist = getattr(obj, "tolist", None)  # torch tensors, numpy arrays and scalars
+    if callable(tolist):
+        try:
+            return jsonable(tolist())
+        except Exception:  # pragma: no cover - exotic objects
+            pass
+    return repr(obj)
+
+
+def totals(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``{"checks", "passed", "failed"}`` counts."""
+    recs = list(records)
+    passed = sum(1 for r in recs if r.get("passed"))
+    return {"checks": len(recs), "passed": passed, "failed": len(recs) - passed}
+
+
+__all__ = [
+    "KEY_THRESHOLDS",
+    "METRIC_HELP",
+    "better_of",
+    "format_number",
+    "is_number",
+    "jsonable",
+    "key_threshold",
+    "key_value",
+    "make_record",
+    "record_key",
+    "short_name",
+    "totals",
+    "unit_of",
+]
