@@ -1,0 +1,163 @@
+"""Comparison with a previous report: the CI release gate."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from pytest_invstab.errors import InvalidInputError
+from pytest_invstab.report import Comparison, compare_reports, load_report, parse_fail_thresholds, write_json
+from pytest_invstab.report.compare import Threshold
+
+
+def rec(nodeid: str, check: str, metrics: dict, passed: bool = True, index: int = 0, key: str | None = None,
+        better: dict | None = None) -> dict:
+    return {
+        "nodeid": nodeid, "name": nodeid.split("::")[-1], "index": index, "check": check,
+        "passed": passed, "verdict": "passed" if passed else "failed", "message": "",
+        "key_metric": key or next(iter(metrics)), "metrics": metrics,
+        "better": better if better is not None else {"artifact": "lower", "recovery": "higher",
+                                                     "max_drop_db": "lower", "psnr": "higher"},
+    }
+
+
+PREVIOUS = [
+    rec("t.py::test_wc", "worst_case", {"artifact": 0.20, "psnr": 30.0}),
+    rec("t.py::test_dr", "detail_recovery", {"recovery": 0.90}),
+    rec("t.py::test_ms", "more_samples", {"max_drop_db": 0.40}),
+]
+THRESHOLDS = ["artifact:10%", "recovery:5%", "max_drop_db:0.5"]
+
+
+def current(**changes) -> list[dict]:
+    recs = copy.deepcopy(PREVIOUS)
+    for r in recs:
+        for metric, value in changes.items():
+            if metric in r["metrics"]:
+                r["metrics"][metric] = value
+    return recs
+
+
+def test_parse_fail_thresholds():
+    t = parse_fail_thresholds(["artifact:10%", "recovery:5%", "max_drop_db:0.5"])
+    assert t == {"artifact": Threshold("artifact", 10.0, True), "recovery": Threshold("recovery", 5.0, True),
+                 "max_drop_db": Threshold("max_drop_db", 0.5, False)}
+    assert t["artifact"].allowed(0.2) == pytest.approx(0.02) and t["max_drop_db"].allowed(7.0) == 0.5
+    assert parse_fail_thresholds([" psnr : 1e-1 ,ssim:2%"]) == {"psnr": Threshold("psnr", 0.1, False),
+                                                                "ssim": Threshold("ssim", 2.0, True)}
+    assert parse_fail_thresholds(None) == {} and parse_fail_thresholds([]) == {}
+    assert parse_fail_thresholds("artifact:0") == {"artifact": Threshold("artifact", 0.0, False)}
+
+
+@pytest.mark.parametrize("spec", ["artifact", "artifact:", "artifact:ten%", ":10%", "artifact:-1", "artifact:10%%",
+                                  "artifact=10%", "10%:artifact"])
+def test_bad_threshold_spec_names_the_format(spec):
+    with pytest.raises(InvalidInputError, match=r"METRIC:VALUE% .*METRIC:VALUE .*artifact:10%"):
+        parse_fail_thresholds([spec])
+
+
+def test_duplicate_threshold_is_an_error():
+    with pytest.raises(InvalidInputError, match="twice"):
+        parse_fail_thresholds(["artifact:10%", "artifact:5%"])
+
+
+def test_unchanged_passes():
+    c = compare_reports({"checks": PREVIOUS, "meta": {}}, current(), parse_fail_thresholds(THRESHOLDS))
+    assert isinstance(c, Comparison) and not c.failed
+    assert not c.regressions and not c.improvements and len(c.unchanged) == 3
+    assert c.format()[0].startswith("pytest-invstab compare: passed -- 0 regressed")
+
+
+def test_within_threshold_is_unchanged():
+    # artifact +9% (allowed 10%), recovery -4% (allowed 5%), drop +0.49 dB (allowed 0.5 dB)
+    c = compare_reports(PREVIOUS, current(artifact=0.218, recovery=0.864, max_drop_db=0.89),
+                        parse_fail_thresholds(THRESHOLDS))
+    assert not c.failed and len(c.unchanged) == 3
+
+
+@pytest.mark.parametrize("metric, value", [("artifact", 0.221), ("recovery", 0.85), ("max_drop_db", 0.91)])
+def test_regression_fails(metric, value):
+    c = compare_reports(PREVIOUS, current(**{metric: value}), parse_fail_thresholds(THRESHOLDS))
+    assert c.failed
+    before = next(p["metrics"][metric] for p in PREVIOUS if metric in p["metrics"])
+    assert [(r.metric, r.previous, r.current) for r in c.regressions] == [(metric, before, value)]
+    lines = c.format()
+    assert "FAILED" in lines[0] and lines[1] == "regressions:"
+    assert metric in lines[4] and ("%" in lines[4] or "dB" in lines[4])
+
+
+def test_direction_comes_from_the_record():
+    # Same numbers, opposite "better": a higher artifact is a regression only when lower is better.
+    prev = [rec("t.py::a", "custom", {"score": 1.0}, better={"score": "higher"})]
+    up = [rec("t.py::a", "custom", {"score": 1.5}, better={"score": "higher"})]
+    c = compare_reports(prev, up, parse_fail_thresholds(["score:10%"]))
+    assert not c.failed and [i.metric for i in c.improvements] == ["score"]
+    c = compare_reports(prev, [rec("t.py::a", "custom", {"score": 0.5}, better={"score": "higher"})],
+                        parse_fail_thresholds(["score:10%"]))
+    assert c.failed and c.regressions[0].describe_change() == "-0.5 (-50.0%)"
+
+
+def test_improvement_passes_and_says_so():
+    c = compare_reports(PREVIOUS, current(artifact=0.05, recovery=0.99), parse_fail_thresholds(THRESHOLDS))
+    assert not c.failed
+    assert sorted(i.metric for i in c.improvements) == ["artifact", "recovery"]
+    improved = [line for line in c.format() if line.startswith("improved: ")]
+    assert any("t.py::test_wc worst_case artifact 0.2 -> 0.05 (-0.15 (-75.0%)" in line for line in improved)
+
+
+def test_verdict_flip_is_a_regression_regardless_of_thresholds():
+    cur = current()
+    cur[1]["passed"], cur[1]["verdict"] = False, "failed"
+    c = compare_reports(PREVIOUS, cur, parse_fail_thresholds(["recovery:100%"]))
+    assert c.failed and [(r.metric, r.previous, r.current) for r in c.regressions] == [("verdict", "passed", "failed")]
+    # and failed -> passed is an improvement
+    back = compare_reports(cur, PREVIOUS, parse_fail_thresholds(["recovery:100%"]))
+    assert not back.failed and [i.metric for i in back.improvements] == ["verdict"]
+
+
+def test_nan_now_is_a_regression():
+    c = compare_reports(PREVIOUS, current(artifact=None), parse_fail_thresholds(THRESHOLDS))
+    assert c.failed and c.regressions[0].metric == "artifact" and c.regressions[0].describe_change() == "now nan"
+
+
+def test_missing_entries_are_reported_on_both_sides():
+    cur = current()[:2] + [rec("t.py::test_new", "worst_case", {"artifact": 0.1})]
+    cur[0] = dict(cur[0], index=1)  # same test, other index: a different check
+    c = compare_reports(PREVIOUS, cur, parse_fail_thresholds(THRESHOLDS))
+    assert c.failed and not c.regressions
+    assert sorted((r["nodeid"], r["index"]) for r in c.missing_in_current) == [("t.py::test_ms", 0),
+                                                                               ("t.py::test_wc", 0)]
+    assert sorted((r["nodeid"], r["index"]) for r in c.new_in_current) == [("t.py::test_new", 0), ("t.py::test_wc", 1)]
+    text = "\n".join(c.format())
+    assert "missing in current run: t.py::test_ms more_samples#0 (was passed" in text
+    assert "new in current run (not in the previous report): t.py::test_new worst_case#0" in text
+    # new checks alone do not fail the gate
+    only_new = compare_reports(PREVIOUS, current() + [rec("t.py::x", "worst_case", {"artifact": 9.0})], {})
+    assert not only_new.failed and len(only_new.new_in_current) == 1
+
+
+def test_no_thresholds_gates_key_metrics_on_any_worsening():
+    c = compare_reports(PREVIOUS, current(psnr=10.0), None)  # psnr is not a key metric: not gated
+    assert not c.failed and len(c.unchanged) == 3
+    c = compare_reports(PREVIOUS, current(artifact=0.2000001), None)
+    assert c.failed and c.regressions[0].metric == "artifact"
+    # round-off is not a change
+    c = compare_reports(PREVIOUS, current(artifact=0.2 * (1 + 1e-12)), None)
+    assert not c.failed
+
+
+def test_unknown_threshold_metric_is_noted():
+    c = compare_reports(PREVIOUS, current(), parse_fail_thresholds(["artifcat:10%"]))
+    assert any("artifcat" in n and "spelling" in n for n in c.notes)
+    assert any(line.startswith("note: ") for line in c.format())
+
+
+def test_compare_with_loaded_report(tmp_path):
+    path = write_json(tmp_path / "prev.json", PREVIOUS, {"finished": "2024-01-01T00:00:00+00:00"})
+    c = compare_reports(load_report(path), current(artifact=0.3), parse_fail_thresholds(THRESHOLDS))
+    assert c.failed and "previous run 2024-01-01" in c.format()[0]
+    d = c.to_dict()
+    assert d["failed"] and d["regressions"][0]["metric"] == "artifact" and d["regressions"][0]["threshold"] == "artifact:10%"
+    with pytest.raises(InvalidInputError, match="load_report"):
+        compare_reports({"meta": {}}, current(), {})
