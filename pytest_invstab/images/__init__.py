@@ -1,0 +1,33 @@
+"""Test images: analytic phantoms, real scans, image files, structural details."""
+
+from .details import SYMBOLS, Detail, as_detail, default_details, insert_details, symbol, text_detail
+from .files import load_image
+from .phantoms import (
+    SHEPP_LOGAN_TABLE,
+    ellipse_image,
+    ellipse_line_integrals,
+    pixel_grid,
+    random_ellipses,
+    shepp_logan,
+    textured_phantoms,
+)
+from .scans import load_scan
+
+__all__ = [
+    "SHEPP_LOGAN_TABLE",
+    "SYMBOLS",
+    "Detail",
+    "as_detail",
+    "default_details",
+    "ellipse_image",
+    "ellipse_line_integrals",
+    "insert_details",
+    "load_image",
+    "load_scan",
+    "pixel_grid",
+    "random_ellipses",
+    "shepp_logan",
+    "symbol",
+    "text_detail",
+    "textured_phantoms",
+]
