@@ -292,7 +292,8 @@ def _figures(record: Mapping[str, Any]) -> str:
             out.append(f'<figure><img src="{uri}" alt="{esc(key)} of {esc(record.get("check", ""))}">'
                        f"<figcaption>{esc(captions[key])}</figcaption></figure>")
     if not out:
-        why = record.get("artifact_error") or "no images were saved for this check (see the results settings)"
+        why = record.get("artifact_error") or ("No images were saved for this check (by default only failed "
+                                               "checks save them; run with --invstab-save=all to keep every one).")
         out.append(f'<p class="none">{esc(why)}</p>')
     return "".join(out)
 
