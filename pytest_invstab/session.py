@@ -150,10 +150,12 @@ class InvstabSession:
 
     def summary_lines(self) -> list[str]:
         """Terminal lines: the checks table, results folder, comparison, notes and errors."""
-        from .report import format_summary
-
         records = self.sorted_records()
-        lines = list(format_summary(records, self.settings.results if records else None))
+        lines: list[str] = []
+        if records:
+            from .report import format_summary
+
+            lines += format_summary(records, self.settings.results)
         if self.comparison is not None:
             lines += self.comparison.format()
         for what, path in self.written.items():

@@ -1,0 +1,93 @@
+"""Shared helpers for the plugin's own tests: a tiny user project for pytester runs.
+
+The project is what a user would write: an ini file with small sizes and the quick budget
+(so each pytester run takes seconds), and a conftest.py with reconstructors whose
+stability is known exactly:
+
+* ``zero_filled``: ``f(y) = A* y``. For the orthonormal Fourier operator A A* = I, so
+  ||f(A(x+r)) - f(Ax)|| = ||A*A r|| <= ||r||: the relative artifact is at most eps.
+* ``planted``: ``f(y) = A* y + K <A* y, w> w`` with a unit direction w in the range of
+  A*A (so A*A w = w). The worst perturbation of size eps ||x|| is r = eps ||x|| w, whose
+  artifact is (1 + K) eps ||x|| w: relative artifact (1 + K) eps, about 1 for K = 100 and
+  eps = 0.01, ten times the default max_artifact of 0.1.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+# pytester's in-process runs drop the modules they imported when they end, and numpy (hence
+# torch) cannot be imported twice in one process: import everything a run may need up front.
+for _name in ("numpy", "torch", "matplotlib", "pytest_invstab.report", "pytest_invstab.operators",
+              "pytest_invstab.images", "pytest_invstab.baselines", "pytest_invstab.checks",
+              "pytest_invstab.checks.worst_case", "pytest_invstab.checks.detail_recovery",
+              "pytest_invstab.checks.more_samples", "pytest_invstab.fixtures", "xdist", "pytest_html"):
+    try:
+        importlib.import_module(_name)
+    except ImportError:  # a module still being written by a colleague
+        pass
+
+PROJECT_INI = """
+[pytest]
+invstab_size = 32
+invstab_budget = quick
+"""
+
+PROJECT_CONFTEST = '''
+import pytest
+import torch
+
+_DIRECTIONS = {}
+
+
+def planted_direction(op):
+    """A fixed unit image w = A*A w0 / ||A*A w0|| (so A*A w = w) on the operator's device."""
+    key = id(op)
+    if key not in _DIRECTIONS:
+        h, w = op.image_shape
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        blob = torch.exp(-((xx - 0.2) ** 2 + (yy + 0.1) ** 2) / 0.05).to(op.dtype).to(op.device)[None]
+        d = op.adjoint(op.forward(blob))
+        _DIRECTIONS[key] = d / d.norm()
+    return _DIRECTIONS[key]
+
+
+class Planted(torch.nn.Module):
+    """Zero-filled reconstruction plus a large gain along one image direction (a planted instability)."""
+
+    def __init__(self, gain=100.0):
+        super().__init__()
+        self.gain = gain
+        self.scale = torch.nn.Parameter(torch.ones(()))  # a parameter, so model handling is exercised
+
+    def forward(self, y, op):
+        z = op.adjoint(y)
+        w = planted_direction(op)
+        c = (z.conj() * w).real.sum(dim=(-2, -1)) if z.is_complex() else (z * w).sum(dim=(-2, -1))
+        return self.scale * z + self.gain * c[:, None, None] * w
+
+
+def zero_filled(y, op):
+    return op.adjoint(y)
+
+
+@pytest.fixture(scope="session")
+def reconstructor():
+    return zero_filled
+
+
+@pytest.fixture(scope="session")
+def planted():
+    return Planted()
+'''
+
+
+@pytest.fixture
+def invstab_project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester project with small, quick settings and the ``zero_filled`` / ``planted`` reconstructors."""
+    pytester.makeini(PROJECT_INI)
+    pytester.makeconftest(PROJECT_CONFTEST)
+    return pytester
+
