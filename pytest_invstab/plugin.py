@@ -175,18 +175,17 @@ def fetch_fixture(request: Any, fixture: str, marker: str, role: str) -> Any:
     except FixtureLookupError as exc:
         if getattr(exc, "argname", fixture) != fixture:
             raise  # the fixture exists but needs one that does not: pytest's own message says which
-        nodeid = request.node.nodeid
-        if role == "reconstructor":
-            hint = (
-                f"define a fixture named {fixture!r} in conftest.py that returns the network under test "
-                f"(a callable f(y, op) -> image or a torch.nn.Module), or pass reconstructor=\"<fixture name>\" "
-                f"to @pytest.mark.{marker}"
-            )
-        else:
-            hint = (f"define a fixture named {fixture!r} in conftest.py, or pass {role}=\"<fixture name>\" to "
-                    f"@pytest.mark.{marker} (default: {FIXTURE_ARGUMENTS[role]!r})")
-        pytest.fail(f"{nodeid}: pytest-invstab needs a {role} but there is no fixture {fixture!r}: {hint}",
-                    pytrace=False)
+    if role == "reconstructor":
+        hint = (
+            f"define a fixture named {fixture!r} in conftest.py that returns the network under test "
+            f"(a callable f(y, op) -> image or a torch.nn.Module), or pass reconstructor=\"<fixture name>\" "
+            f"to @pytest.mark.{marker}"
+        )
+    else:
+        hint = (f"define a fixture named {fixture!r} in conftest.py, or pass {role}=\"<fixture name>\" to "
+                f"@pytest.mark.{marker} (default: {FIXTURE_ARGUMENTS[role]!r})")
+    pytest.fail(f"pytest-invstab {marker}: needs a {role} but there is no fixture {fixture!r}: {hint}",
+                pytrace=False)
 
 
 def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], kwargs: Mapping[str, Any],
@@ -199,14 +198,20 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     __tracebackhide__ = True
     session = get_session(item.config)
     kw = check_kwargs(kwargs, session.settings)
+    # Skip / fail outside the except blocks: the user's error is the message, not a chained traceback.
+    skip_reason = problem = None
     try:
         result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
     except UnsupportedRateError as exc:
-        pytest.skip(f"pytest-invstab {marker}: {exc}")
+        skip_reason = f"pytest-invstab {marker}: {exc}"
     except InvstabError as exc:
-        pytest.fail(f"pytest-invstab {marker}: {exc}", pytrace=False)
+        problem = f"pytest-invstab {marker}: {exc}"
     except ImportError as exc:
-        pytest.fail(f"pytest-invstab {marker}: the check is not available ({exc})", pytrace=False)
+        problem = f"pytest-invstab {marker}: the check is not available ({exc})"
+    if skip_reason is not None:
+        pytest.skip(skip_reason)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     record = session.add_result(item.nodeid, result)
     item.stash.setdefault(ITEM_RESULTS_KEY, []).append((result, record))
     if session.settings.junit_properties:

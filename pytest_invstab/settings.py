@@ -288,7 +288,7 @@ MARKER_DOCS: dict[str, str] = {
         "detail_recovery(details='symbols', min_recovery=0.8, intensity=None, baseline='default', "
         "baseline_margin=None, budget=None, seed=None, reconstructor=..., operator=..., images=...): insert a "
         "visible detail ('symbols', 'text', 'all' or a tensor [H, W]) and fail when the network recovers it "
-        "worse than min_recovery (fraction in [0, 1]) or worse than the CS baseline by baseline_margin. "
+        "worse than min_recovery (score <= 1, 1 = perfect) or worse than the CS baseline by baseline_margin. "
         "Antun et al. 2020, instability 2."
     ),
     "more_samples": (
@@ -370,8 +370,10 @@ def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:
         if "domain" in kwargs and kwargs["domain"] not in DOMAIN_CHOICES:
             bad("domain", f"must be one of {', '.join(map(repr, DOMAIN_CHOICES))}")
     elif marker == "detail_recovery":
-        if "min_recovery" in kwargs and not (_nonnegative(kwargs["min_recovery"]) and kwargs["min_recovery"] <= 1):
-            bad("min_recovery", "must be a fraction in [0, 1]")
+        value = kwargs.get("min_recovery", 0.0)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and value <= 1):
+            bad("min_recovery", "must be a recovery score <= 1 (1 = perfect recovery), e.g. 0.8")
         details = kwargs.get("details")
         if isinstance(details, str) and details not in DETAIL_CHOICES:
             bad("details", f"must be one of {', '.join(map(repr, DETAIL_CHOICES))} or tensors [H, W]")

@@ -145,7 +145,7 @@ def test_positional_arguments_are_refused():
         ("more_samples", {"rates": (0.2,)}, "at least two"),
         ("more_samples", {"tolerance_db": -1}, "tolerance_db=-1"),
         ("detail_recovery", {"details": "cards"}, "details='cards'"),
-        ("detail_recovery", {"min_recovery": 1.5}, "fraction in [0, 1]"),
+        ("detail_recovery", {"min_recovery": 1.5}, "must be a recovery score <= 1"),
     ],
 )
 def test_bad_values_give_one_clear_message(marker, kwargs, fragment):
