@@ -55,7 +55,8 @@ def load_image(path: str | os.PathLike[str], size: int | None = None, *, dtype: 
     converted to luminance, alpha dropped) and scale it to [0, 1] (minimum 0, maximum 1).
 
     ``size``: ``None`` keeps the file's ``[H, W]``; an int pads to a square (centred, with the
-    image's minimum) and resamples to ``[size, size]``. Returns ``dtype`` on ``device``.
+    image's minimum) and resamples to ``[size, size]`` before the scaling. Returns ``dtype`` on
+    ``device``.
     """
     size = _check_out_size(size)
     p = Path(path)
@@ -90,7 +91,7 @@ def load_image(path: str | os.PathLike[str], size: int | None = None, *, dtype: 
             raise InvalidInputError(f"{str(p)!r} is not a readable PNG ({exc})") from exc
     if not np.isfinite(array).all():
         raise InvalidInputError(f"{str(p)!r} contains NaN or Inf values; clean the image first")
-    image = to_unit_range(torch.from_numpy(np.ascontiguousarray(array)), f"image {str(p)!r}")
+    image = torch.from_numpy(np.ascontiguousarray(array))
     if size is not None:
-        image = resize_square(image, size).clamp_(0.0, 1.0)
-    return image.to(device=device, dtype=dtype)
+        image = resize_square(image, size)
+    return to_unit_range(image, f"image {str(p)!r}").to(device=device, dtype=dtype)

@@ -149,7 +149,7 @@ def ellipse_image(ellipses: object, size: int = 128, supersample: int = 4,
     y, x = pixel_grid(size, supersample, torch.float64, device)
     fine = torch.zeros(y.numel(), x.numel(), dtype=torch.float64, device=device)
     for rho, a, b, x0, y0, phi in table.tolist():
-        fine += rho * _ellipse_mask(y[:, None], x[None, :], a, b, x0, y0, math.radians(phi))
+        fine += _ellipse_mask(y[:, None], x[None, :], a, b, x0, y0, math.radians(phi)).to(fine.dtype) * rho
     img = F.avg_pool2d(fine[None, None], supersample)[0, 0] if supersample > 1 else fine
     return img.to(dtype)
 
@@ -325,7 +325,7 @@ def random_ellipses(n: int, size: int = 128, seed: int = 0, *, min_ellipses: int
         img = torch.zeros(sl.stop - sl.start, size, size, dtype=torch.float32, device=device)
         for k in range(E):
             p = [t[sl, k].to(device=device, dtype=torch.float32)[:, None, None] for t in (a, b, x0, y0, phi, rho)]
-            fn = lambda yy, xx, p=p: p[5] * _ellipse_mask(yy, xx, p[0], p[1], p[2], p[3], p[4])
+            fn = lambda yy, xx, p=p: _ellipse_mask(yy, xx, p[0], p[1], p[2], p[3], p[4]).to(yy.dtype) * p[5]
             _stamp(img, fn, p[2], p[3], 0.4, supersample)
         img = img / img.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
         out[sl] = img.clamp_(0.0, 1.0).to(dtype)
@@ -381,8 +381,8 @@ def textured_phantoms(n: int, size: int = 128, seed: int = 0, *, dtype: torch.dt
     K, M = 6, 6  # most inner structures and small spots per image
     cols = _Columns(n, 16 + 10 * K + 6 * M, seed)  # a few spare columns
     # Body ellipse and skull ring.
-    bcx, bcy = cols.uniform(-0.06, 0.06), cols.uniform(-0.06, 0.06)
-    ba, bb = cols.uniform(0.68, 0.88), cols.uniform(0.80, 0.94)
+    bcx, bcy = cols.uniform(-0.05, 0.05), cols.uniform(-0.05, 0.05)
+    ba, bb = cols.uniform(0.66, 0.84), cols.uniform(0.76, 0.88)  # the border stays background
     brot = cols.uniform(-0.25, 0.25)
     thick = cols.uniform(0.035, 0.08)
     skull_val, tissue_val = cols.uniform(0.7, 1.0), cols.uniform(0.25, 0.5)

@@ -23,8 +23,8 @@ def load_scan(kind: str = "mr", size: int = 128, *, dtype: torch.dtype = torch.f
     """A real slice ``[size, size]`` in [0, 1]: ``kind`` "mr" (MR_small.dcm) or "ct" (CT_small.dcm).
 
     The stored values are rescaled with the file's RescaleSlope/Intercept (CT: Hounsfield units),
-    mapped to [0, 1] (minimum 0, maximum 1) and resampled to ``size`` (bilinear, antialiased when
-    shrinking). Needs pydicom: ``pip install 'pytest-invstab[scans]'``.
+    resampled to ``size`` (bilinear, antialiased when shrinking) and mapped to [0, 1] (minimum 0,
+    maximum 1). Needs pydicom: ``pip install 'pytest-invstab[scans]'``.
     """
     if kind not in SCAN_FILES:
         raise InvalidInputError(f"unknown scan kind {kind!r}; use 'mr' or 'ct'")
@@ -47,5 +47,5 @@ def load_scan(kind: str = "mr", size: int = 128, *, dtype: torch.dtype = torch.f
     pixels = pixels * float(getattr(ds, "RescaleSlope", 1) or 1) + float(getattr(ds, "RescaleIntercept", 0) or 0)
     if str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")) == "MONOCHROME1":
         pixels = -pixels  # MONOCHROME1 stores dark as high values
-    image = to_unit_range(torch.from_numpy(pixels), f"scan {name}")
-    return resize_square(image, size).clamp_(0.0, 1.0).to(device=device, dtype=dtype)
+    image = resize_square(torch.from_numpy(pixels), size)
+    return to_unit_range(image, f"scan {name}").to(device=device, dtype=dtype)
