@@ -50,8 +50,9 @@ def test_shepp_logan_levels_at_known_points():
     assert float(p.max()) == pytest.approx(1.0) and float(p.min()) == 0.0
     assert float(p[0, 0]) == 0.0 and float(p[-1, -1]) == 0.0  # background
     # (x, y) -> value from Toft's table: brain 0.2, ventricles 0, ellipse 5 0.3, skull 1.
-    for (x, y), value in {(0.0, 0.0): 0.2, (-0.22, 0.0): 0.0, (0.22, 0.0): 0.0, (0.0, 0.35): 0.3,
-                          (0.0, -0.1): 0.3, (0.0, 0.9): 1.0, (0.3, -0.6): 0.2, (0.5, -0.6): 1.0, (0.0, -0.605): 0.3}.items():
+    known = {(0.0, 0.0): 0.2, (-0.22, 0.0): 0.0, (0.22, 0.0): 0.0, (0.0, 0.35): 0.3, (0.0, -0.1): 0.3,
+             (0.0, 0.9): 1.0, (0.3, -0.6): 0.2, (0.5, -0.6): 1.0, (0.0, -0.605): 0.3}
+    for (x, y), value in known.items():
         assert float(p[_row(y, n), _col(x, n)]) == pytest.approx(value, abs=1e-9), (x, y)
     # y points up: ellipse 5 (y = +0.35) is in the upper half, the small ellipses at the bottom.
     assert float(p[_row(-0.35, n), _col(0.0, n)]) == pytest.approx(0.2)
@@ -224,7 +225,8 @@ def test_textured_phantoms_structure():
     # Texture and structure: within the tissue, values vary at coarse and fine scales.
     interior = t[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4]
     assert bool((interior.std(dim=(1, 2)) > 0.02).all())
-    lap = interior[:, 1:-1, 1:-1] * 4 - interior[:, 2:, 1:-1] - interior[:, :-2, 1:-1] - interior[:, 1:-1, 2:] - interior[:, 1:-1, :-2]
+    c = interior[:, 1:-1, 1:-1]
+    lap = 4 * c - interior[:, 2:, 1:-1] - interior[:, :-2, 1:-1] - interior[:, 1:-1, 2:] - interior[:, 1:-1, :-2]
     assert bool((lap.abs().mean(dim=(1, 2)) > 0.01).all())  # fine texture and edges, not a flat fill
     # The images differ from each other (not one template).
     d = torch.cdist(t.flatten(1), t.flatten(1)).fill_diagonal_(1e9)

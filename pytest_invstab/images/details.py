@@ -310,7 +310,8 @@ def default_details(kind: str = "symbols", size: int = 128, seed: int = 0) -> li
             out.append(symbol(name, size, _to_pixels(x + float(shifts[i, 0]), y + float(shifts[i, 1]), size)))
     if kind in ("text", "all"):
         x, y = _TEXT_SLOT
-        out.append(text_detail(DEFAULT_TEXT, size, _to_pixels(x + float(shifts[-1, 0]), y + float(shifts[-1, 1]), size)))
+        where = _to_pixels(x + float(shifts[-1, 0]), y + float(shifts[-1, 1]), size)
+        out.append(text_detail(DEFAULT_TEXT, size, where))
     return out
 
 
@@ -330,7 +331,8 @@ def as_detail(tensor: torch.Tensor, name: str = "user") -> Detail:
     if t.dim() == 3 and t.shape[0] == 1:
         t = t[0]
     if t.dim() != 2 or t.is_complex():
-        raise InvalidInputError(f"a detail must be a real 2-D tensor [H, W], got {t.dtype} of shape {list(tensor.shape)}")
+        raise InvalidInputError(
+            f"a detail must be a real 2-D tensor [H, W], got {t.dtype} of shape {list(tensor.shape)}")
     t = t.to("cpu", torch.float32)
     if not bool(torch.isfinite(t).all()):
         raise InvalidInputError(f"detail {name!r} contains NaN or Inf; pass a finite pattern")
@@ -352,7 +354,8 @@ def _as_details(details: object) -> list[Detail]:
         if not items:
             raise InvalidInputError("no details given; pass at least one Detail (see default_details)")
         return [d if isinstance(d, Detail) else as_detail(d, f"user{i}") for i, d in enumerate(items)]
-    raise InvalidInputError(f"details must be a Detail, a tensor [H, W] or a list of them, got {type(details).__name__}")
+    raise InvalidInputError(
+        f"details must be a Detail, a tensor [H, W] or a list of them, got {type(details).__name__}")
 
 
 def insert_details(x: torch.Tensor, details: object, intensity: float | Sequence[float] = 0.5,
@@ -386,7 +389,8 @@ def insert_details(x: torch.Tensor, details: object, intensity: float | Sequence
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"intensity must be a float or one float per detail, got {intensity!r}") from exc
         if len(amps) != len(items):
-            raise InvalidInputError(f"got {len(amps)} intensities for {len(items)} details; give one per detail or a single float")
+            raise InvalidInputError(
+                f"got {len(amps)} intensities for {len(items)} details; give one per detail or a single float")
     if not all(math.isfinite(a) for a in amps):
         raise InvalidInputError(f"intensity must be finite, got {amps}")
     real = x.real.dtype if x.is_complex() else x.dtype

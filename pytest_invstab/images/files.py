@@ -70,7 +70,8 @@ def load_image(path: str | os.PathLike[str], size: int | None = None, *, dtype: 
         try:
             array = np.load(p, allow_pickle=False)
         except (ValueError, OSError) as exc:
-            raise InvalidInputError(f"{str(p)!r} is not a readable .npy array ({exc}); save it with numpy.save") from exc
+            raise InvalidInputError(
+                f"{str(p)!r} is not a readable .npy array ({exc}); save it with numpy.save") from exc
         if array.ndim != 2:
             raise InvalidInputError(f"{str(p)!r} holds an array of shape {list(array.shape)}; "
                                     "an image must be 2-D [H, W] (select one slice / channel)")

@@ -18,7 +18,6 @@ Line integrals use the parametrisation ``L(theta, s) = {(x, y): x cos(theta) + y
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +70,8 @@ def _check_count(n: object, what: str = "n") -> int:
 
 def _check_supersample(supersample: object) -> int:
     if isinstance(supersample, bool) or not isinstance(supersample, int) or not 1 <= supersample <= 32:
-        raise InvalidInputError(f"supersample must be an int in 1..32 (sub-samples per pixel side), got {supersample!r}")
+        raise InvalidInputError(
+            f"supersample must be an int in 1..32 (sub-samples per pixel side), got {supersample!r}")
     return supersample
 
 
@@ -113,7 +113,8 @@ def _as_table(ellipses: object) -> torch.Tensor:
         table = table[None]
     if table.ndim != 2 or table.shape[1] != 6:
         raise InvalidInputError(
-            f"ellipses must have shape [E, 6] with rows (intensity, a, b, x0, y0, phi_degrees), got {tuple(table.shape)}"
+            "ellipses must have shape [E, 6] with rows (intensity, a, b, x0, y0, phi_degrees), "
+            f"got {tuple(table.shape)}"
         )
     if not torch.isfinite(table).all() or (table[:, 1:3] <= 0).any():
         raise InvalidInputError("ellipse table must be finite with positive semi-axes a, b")
