@@ -11,7 +11,7 @@ Display rules, chosen so that artifacts are visible and comparable:
 * differences named as such in their titles share one colour scale across the panel, so the
   network's artifact and the CS baseline's are directly comparable;
 * a *difference-like* image (title containing "diff", "error", "residual", "Δ", a spaced
-  minus "a − b", or starting with "|"; or data with a substantial negative part, such as a
+  minus "a − b", or starting with "|"; or two-sided, about zero-mean data, such as a
   perturbation r) gets a colour map and a colour bar: a diverging map centred on 0 for
   signed data, a sequential one from 0 for magnitudes.
 """
@@ -84,8 +84,10 @@ def is_difference(title: str, image: np.ndarray) -> bool:
     if finite.size == 0:
         return False
     peak = float(np.abs(finite).max())
-    # A reconstruction may dip slightly below 0 (FBP ringing); a difference is genuinely signed.
-    return peak > 0 and float(finite.min()) < -0.3 * peak
+    # A perturbation is two-sided and about zero-mean. A reconstruction is not, even when it dips
+    # below 0 (FBP ringing) or sits below 0 altogether (an untrained network's output).
+    return (peak > 0 and float(finite.min()) < -0.3 * peak and float(finite.max()) > 0.3 * peak
+            and abs(float(finite.mean())) < 0.1 * peak)
 
 
 def _robust_range(images: Sequence[np.ndarray]) -> tuple[float, float]:
