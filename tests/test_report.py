@@ -312,3 +312,21 @@ def test_load_report_errors(tmp_path):
         load_report(future)
     with pytest.raises(ReportError, match="cannot read"):
         load_report(tmp_path)  # a folder
+
+
+@pytest.mark.parametrize(
+    "key, thresholds, better, expected",
+    [
+        ("artifact", {"max_artifact": 0.1}, {}, ("max_artifact", "<=", 0.1)),
+        ("recovery", {"recovery": 0.8, "baseline_margin": 0.1}, {"recovery": "higher"}, ("min_recovery", ">=", 0.8)),
+        ("max_drop_db", {"max_drop_db": 1.0, "gain_db": 2.0}, {}, ("tolerance_db", "<=", 1.0)),
+        ("max_drop_db", {"tolerance_db": 0.5}, {}, ("tolerance_db", "<=", 0.5)),
+        ("score", {"score": 3.0}, {"score": "higher"}, ("score", ">=", 3.0)),
+        ("score", {"max_score": 3.0, "other": 1.0}, {}, ("max_score", "<=", 3.0)),
+        ("score", {"a": 1.0, "b": 2.0}, {}, None),
+    ],
+)
+def test_key_threshold_conventions(key, thresholds, better, expected):
+    r = CheckResult(check="c", passed=True, message="", metrics={key: 1.0}, key_metric=key,
+                    thresholds=thresholds, better=better)
+    assert key_threshold(make_record("t.py::t", r)) == expected

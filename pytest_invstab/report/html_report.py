@@ -146,6 +146,10 @@ def _metric_help(metric: str) -> str:
         if m.startswith(prefix):
             text, unit = METRIC_HELP[prefix]
             return f"{text} ({unit})"
+    if m.startswith("recovery_"):
+        return f"recovery of the detail {metric[len('recovery_'):]!r} (1 = perfect)"
+    if m.endswith("_recovery"):
+        return f"{metric[:-len('_recovery')].replace('_', ' ')} part of the detail recovery (1 = perfect)"
     if m.endswith("_db"):
         return "in dB"
     if m.endswith("_s"):

@@ -33,6 +33,15 @@ METRIC_HELP: dict[str, tuple[str, str]] = {
     "psnr": ("peak signal-to-noise ratio", "dB"),
     "ssim": ("structural similarity (1 = identical)", "1 = perfect"),
     "gain_db": ("PSNR gain from the trained rate to the highest rate", "dB"),
+    "amplification": ("artifact / perturbation size: how many times the network amplifies r", "dimensionless"),
+    "gaussian_artifact": ("artifact caused by Gaussian noise of the same size as r", "dimensionless"),
+    "worse_than_random": ("worst-case artifact / Gaussian-noise artifact", "dimensionless"),
+    "baseline_artifact": ("the CS baseline's artifact under the same perturbation", "dimensionless"),
+    "ball_fraction": ("fraction of Gaussian draws around the worst case that keep the artifact", "0 to 1"),
+    "evaluations": ("network evaluations spent by the search", "count"),
+    "baseline_recovery": ("the CS baseline's detail recovery", "1 = perfect"),
+    "detail_error": ("||reconstructed detail − detail|| / ||detail||", "dimensionless"),
+    "baseline_margin": ("how much worse than the CS baseline the network may recover details", "recovery units"),
 }
 
 
@@ -89,16 +98,22 @@ def better_of(record: Mapping[str, Any], metric: str) -> str | None:
 def key_threshold(record: Mapping[str, Any]) -> tuple[str, str, float] | None:
     """``(threshold name, "<=" | ">=", value)`` that judged the key metric, or ``None``.
 
-    Known checks use ``KEY_THRESHOLDS``; otherwise ``max_<key>`` / ``min_<key>`` or the only
-    threshold present.
+    Looks for, in order: the known limit of the check (``KEY_THRESHOLDS``, stored under the
+    limit's or the metric's name), a threshold named like the metric (direction from
+    ``better``), ``max_<key>`` / ``min_<key>``, the only threshold present.
     """
     key = record.get("key_metric", "")
     thresholds = record.get("thresholds") or {}
-    candidates: list[tuple[str, str]] = []
     if key in KEY_THRESHOLDS:
-        candidates.append(KEY_THRESHOLDS[key])
-    candidates += [(f"max_{key}", "<="), (f"min_{key}", ">=")]
-    for name, op in candidates:
+        name, op = KEY_THRESHOLDS[key]
+        # Checks store the limit under its option name ("max_artifact") or under the metric's own
+        # name ("recovery"); either way it is shown by its option name ("min_recovery").
+        for stored in (name, key):
+            if is_number(thresholds.get(stored)):
+                return name, op, float(thresholds[stored])
+    if is_number(thresholds.get(key)):
+        return key, (">=" if better_of(record, key) == HIGHER_IS_BETTER else "<="), float(thresholds[key])
+    for name, op in ((f"max_{key}", "<="), (f"min_{key}", ">=")):
         if is_number(thresholds.get(name)):
             return name, op, float(thresholds[name])
     numeric = [(k, v) for k, v in thresholds.items() if is_number(v)]
