@@ -365,8 +365,8 @@ def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:
     if marker == "stability":
         if "eps" in kwargs and not _positive(kwargs["eps"]):
             bad("eps", "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)")
-        if "max_artifact" in kwargs and not _positive(kwargs["max_artifact"]):
-            bad("max_artifact", "must be a positive number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)")
+        if "max_artifact" in kwargs and not _nonnegative(kwargs["max_artifact"]):
+            bad("max_artifact", "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)")
         if "domain" in kwargs and kwargs["domain"] not in DOMAIN_CHOICES:
             bad("domain", f"must be one of {', '.join(map(repr, DOMAIN_CHOICES))}")
     elif marker == "detail_recovery":

@@ -19,15 +19,32 @@ import importlib
 import pytest
 
 # pytester's in-process runs drop the modules they imported when they end, and numpy (hence
-# torch) cannot be imported twice in one process: import everything a run may need up front.
-for _name in ("numpy", "torch", "matplotlib", "pytest_invstab.report", "pytest_invstab.operators",
-              "pytest_invstab.images", "pytest_invstab.baselines", "pytest_invstab.checks",
-              "pytest_invstab.checks.worst_case", "pytest_invstab.checks.detail_recovery",
-              "pytest_invstab.checks.more_samples", "pytest_invstab.fixtures", "xdist", "pytest_html"):
+# torch) and matplotlib break when imported twice in one process: import everything a run may
+# need up front, and render one tiny panel so matplotlib's lazily imported parts load too.
+for _name in ("numpy", "torch", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
+              "pytest_invstab.report", "pytest_invstab.operators", "pytest_invstab.images",
+              "pytest_invstab.baselines", "pytest_invstab.checks", "pytest_invstab.checks.worst_case",
+              "pytest_invstab.checks.detail_recovery", "pytest_invstab.checks.more_samples",
+              "pytest_invstab.fixtures", "xdist", "pytest_html"):
     try:
         importlib.import_module(_name)
-    except ImportError:  # a module still being written by a colleague
+    except ImportError:  # an optional plugin, or a module still being written by a colleague
         pass
+
+
+def _warm_up_rendering() -> None:
+    import torch
+
+    from pytest_invstab.report.panels import render_curves, render_panel
+
+    render_panel([[("a", torch.zeros(4, 4)), ("b", torch.ones(4, 4))]], title="warm-up")
+    render_curves({"x": [0.1, 0.2], "series": {"s": [1.0, 2.0]}, "vline": 0.1}, title="warm-up")
+
+
+try:
+    _warm_up_rendering()
+except Exception:  # noqa: BLE001 - only a warm-up; the tests report real problems
+    pass
 
 PROJECT_INI = """
 [pytest]
