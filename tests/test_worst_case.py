@@ -113,7 +113,7 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
         res.message,
     ), res.message
     titles = [[t for t, _ in row] for row in res.panel]
-    assert titles[0][:2] == ["x", "x + r"] and titles[0][2].startswith("r x")
+    assert titles[0][:2] == ["x", "x + r"] and titles[0][2].startswith("r (×")
     assert titles[1] == ["f(Ax)", "f(A(x + r))", "|f(A(x + r)) − f(Ax)|"]
     assert titles[2][0] == "baseline(Ax)"
     for row in res.panel:
@@ -125,7 +125,7 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
     base_diff = res.panel[2][2][1]
     assert float(base_diff.max()) < 0.2 * float(diff.max())
     # the scaled perturbation really is r times the stated factor
-    factor = float(titles[0][2].split("x")[1].split()[0])
+    factor = float(titles[0][2].split("×")[1].rstrip(")"))
     i = res.settings["worst_image"]
     assert torch.allclose(res.panel[0][2][1], factor * res.arrays["r"][i], atol=1e-6)
 

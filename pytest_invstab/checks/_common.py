@@ -270,7 +270,7 @@ def nice_factor(value: float) -> float:
 def amplified(t: torch.Tensor, reference: torch.Tensor, fill: float = 0.5) -> tuple[torch.Tensor, float]:
     """``t`` multiplied by a round factor so its peak magnitude is about ``fill`` x the reference's peak.
 
-    Returns ``(display image, factor)``; titles should state the factor ("r x 20").
+    Returns ``(display image, factor)``; titles should state the factor (``factor_label``).
     """
     img, ref = to_display(t), to_display(reference)
     peak, ref_peak = float(img.abs().max()), float(ref.abs().max())
@@ -279,7 +279,8 @@ def amplified(t: torch.Tensor, reference: torch.Tensor, fill: float = 0.5) -> tu
 
 
 def factor_label(name: str, factor: float) -> str:
-    return name if factor == 1 else f"{name} x{factor:g}"
+    """Title of an amplified image: ``"r (×20)"`` (just ``name`` for a factor of 1)."""
+    return name if factor == 1 else f"{name} (×{factor:g})"
 
 
 def panel_row(*cells: tuple[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:

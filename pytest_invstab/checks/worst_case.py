@@ -289,7 +289,7 @@ def _panel(op, x, att, i, domain, base_clean, base_pert, paper, baseline_is_cs: 
         C.panel_row(
             ("x", xi),
             (f"x + {name}", xi + shown),
-            (C.factor_label(name, factor) + (" (scaled)" if factor != 1 else ""), scaled),
+            (C.factor_label(name, factor), scaled),
         ),
         C.panel_row(
             ("f(Ax)", att.clean[i]),
