@@ -1,5 +1,25 @@
 """Linear measurement operators with exact adjoints."""
 
 from .base import LinearOperator, MatrixOperator
+from .fourier import FourierOperator, centred_fft2, centred_ifft2
+from .multicoil import MultiCoilFourierOperator, synthetic_coil_maps
+from .radon import RadonOperator, angle_weights, default_detectors
+from .sampling import PATTERNS, SamplingPattern, full_angle_count, nested_angles, uniform_angles
 
-__all__ = ["LinearOperator", "MatrixOperator"]
+__all__ = [
+    "LinearOperator",
+    "MatrixOperator",
+    "FourierOperator",
+    "MultiCoilFourierOperator",
+    "RadonOperator",
+    "SamplingPattern",
+    "PATTERNS",
+    "uniform_angles",
+    "nested_angles",
+    "full_angle_count",
+    "default_detectors",
+    "angle_weights",
+    "centred_fft2",
+    "centred_ifft2",
+    "synthetic_coil_maps",
+]

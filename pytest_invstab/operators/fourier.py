@@ -1,0 +1,207 @@
+"""Subsampled centred orthonormal Fourier operator (single-coil MRI).
+
+``A x = P F_c x`` where ``F_c x = fftshift(fft2(ifftshift(x), norm="ortho"))`` is the centred
+unitary DFT and ``P`` keeps the ``m`` masked k-space values (row-major order of the mask). So
+measurements are a vector in ``C^m`` and ``A A* = I_m`` exactly; ``A* y`` zero-fills and inverts.
+
+Speed: the two shifts are folded away. The k-space ``fftshift`` becomes a precomputed gather
+index into the *unshifted* spectrum, and the image ``ifftshift`` becomes a phase factor on the
+sampled values only (``F(ifftshift x)[k] = exp(2 pi i k s / N) F(x)[k]`` with ``s = N // 2``),
+so forward is ``fft2 -> index_select -> * phase`` and adjoint ``* conj(phase) -> scatter -> ifft2``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidInputError, UnsupportedRateError
+from .base import LinearOperator, complex_dtype_of
+from .sampling import PATTERNS, SamplingPattern, check_size
+
+DEFAULT_SIZE = 128
+
+
+def _as_real_dtype(dtype: torch.dtype) -> torch.dtype:
+    if dtype not in (torch.float32, torch.float64):
+        raise InvalidInputError(f"dtype must be torch.float32 or torch.float64 (the real dtype), got {dtype}")
+    return dtype
+
+
+def _check_mask(mask: Any, size: int | Sequence[int] | None) -> torch.Tensor:
+    if isinstance(mask, np.ndarray):
+        mask = torch.from_numpy(mask.copy())
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
+        raise InvalidInputError(
+            f"mask must be a boolean tensor of shape [H, W], got "
+            f"{type(mask).__name__}{list(mask.shape) if hasattr(mask, 'shape') else ''}"
+        )
+    if mask.dtype != torch.bool:
+        if mask.is_floating_point() or mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise InvalidInputError(f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}")
+        mask = mask.bool()
+    check_size(tuple(mask.shape), "mask shape")
+    if size is not None and check_size(size) != tuple(mask.shape):
+        raise InvalidInputError(
+            f"size={size!r} does not match the mask's shape {list(mask.shape)}; omit size or make them agree"
+        )
+    if not bool(mask.any()):
+        raise InvalidInputError("mask samples nothing (all False); keep at least one k-space sample")
+    return mask.cpu()
+
+
+def centred_fft2(x: torch.Tensor) -> torch.Tensor:
+    """Reference centred unitary 2-D DFT over the last two dims (slow path, for tests and users)."""
+    return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(x, dim=(-2, -1)), norm="ortho"), dim=(-2, -1))
+
+
+def centred_ifft2(k: torch.Tensor) -> torch.Tensor:
+    """Inverse (= adjoint) of :func:`centred_fft2`."""
+    return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"), dim=(-2, -1))
+
+
+class _MaskedFourierBase(LinearOperator):
+    """Shared mask / pattern / device handling of the single- and multi-coil operators."""
+
+    modality = "mri"
+    complex_images = True
+    complex_measurements = True
+
+    def _setup(
+        self,
+        size: int | Sequence[int] | None,
+        rate: float,
+        pattern: str,
+        seed: int,
+        center_fraction: float,
+        device: torch.device | str,
+        dtype: torch.dtype,
+        mask: Any,
+    ) -> None:
+        self.dtype = _as_real_dtype(dtype)
+        self.device = torch.device(device)
+        if mask is not None:
+            m = _check_mask(mask, size)
+            self._pattern: SamplingPattern | None = None
+            self.pattern, self.seed, self.center_fraction = "custom", None, None
+        else:
+            if pattern not in PATTERNS:
+                raise InvalidInputError(f"unknown sampling pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
+            shape = check_size(DEFAULT_SIZE if size is None else size)
+            self._pattern = SamplingPattern(pattern, shape, seed=seed, center_fraction=center_fraction)
+            m = self._pattern.mask(rate)
+            self.pattern, self.seed, self.center_fraction = pattern, self._pattern.seed, self._pattern.center_fraction
+        self._set_mask(m)
+
+    def _set_mask(self, mask: torch.Tensor) -> None:
+        h, w = mask.shape
+        self.image_shape = (h, w)
+        self.rate = float(mask.sum()) / (h * w)
+        # Flat indices in the *unshifted* spectrum: centred index i holds unshifted (i - h//2) mod h.
+        iy, ix = torch.nonzero(mask.cpu(), as_tuple=True)
+        uy, ux = (iy - h // 2) % h, (ix - w // 2) % w
+        self._index_cpu = uy * w + ux
+        # Phase of the folded image ifftshift: exp(2 pi i (ky sy / h + kx sx / w)), computed in float64.
+        frac = (uy.double() * (h // 2) % h) / h + (ux.double() * (w // 2) % w) / w
+        self._phase_cpu = torch.polar(torch.ones_like(frac), 2 * math.pi * frac)
+        self.n_samples = int(iy.numel())
+        self._place(self.device, self.dtype)
+        self.mask = mask.to(self.device)
+
+    def _place(self, device: torch.device, dtype: torch.dtype) -> None:
+        self._index = self._index_cpu.to(device)
+        self._phase = self._phase_cpu.to(device=device, dtype=complex_dtype_of(dtype))
+
+    # -- the two halves of P F_c, over the last two dims ---------------------------------------
+    def _sample(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., H, W]`` images -> ``[..., m]`` sampled centred k-space values."""
+        k = torch.fft.fft2(x, norm="ortho")
+        k = k.reshape(*k.shape[:-2], -1).index_select(-1, self._index)
+        return k * self._phase
+
+    def _embed(self, y: torch.Tensor) -> torch.Tensor:
+        """Adjoint of :meth:`_sample`: ``[..., m]`` -> ``[..., H, W]``."""
+        h, w = self.image_shape
+        grid = y.new_zeros((*y.shape[:-1], h * w))
+        grid = grid.index_copy(-1, self._index, y * self._phase.conj())
+        return torch.fft.ifft2(grid.reshape(*y.shape[:-1], h, w), norm="ortho")
+
+    # -- LinearOperator -------------------------------------------------------------------
+    def at_rate(self, rate: float) -> "_MaskedFourierBase":
+        """The same pattern and seed at another rate; its mask contains every sample of a smaller rate's."""
+        if self._pattern is None:
+            raise UnsupportedRateError(
+                f"{type(self).__name__} was built from a user-supplied mask, which defines no order in which "
+                "to add or drop samples; build it with pattern=... and seed=... to use at_rate, or pass masks "
+                "for each rate yourself"
+            )
+        new = copy.copy(self)
+        new._norm_cache = None
+        new._set_mask(self._pattern.mask(rate))
+        return new
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "_MaskedFourierBase":
+        """A copy on ``device`` with real dtype ``dtype`` (same mask and pattern)."""
+        new = copy.copy(self)
+        new.device = torch.device(device) if device is not None else self.device
+        new.dtype = _as_real_dtype(dtype) if dtype is not None else self.dtype
+        new._place(new.device, new.dtype)
+        new.mask = self.mask.to(new.device)
+        return new
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            pattern=self.pattern,
+            seed=self.seed,
+            center_fraction=self.center_fraction,
+            size=list(self.image_shape),
+            n_samples=self.n_samples,
+        )
+        return d
+
+
+class FourierOperator(_MaskedFourierBase):
+    """Single-coil MRI: subsampled centred unitary 2-D DFT.
+
+    Parameters
+    ----------
+    size: image size ``N`` or ``(H, W)`` in pixels (each >= 8); default 128, or the mask's shape.
+    rate: fraction of k-space kept, in (0, 1] (exact to one line or one point; see sampling).
+    pattern: ``"cartesian"``, ``"points"`` or ``"radial"``.
+    seed: seed of the sampling order (same seed, same mask; masks nested across ``at_rate``).
+    center_fraction: fully sampled centre (see :class:`SamplingPattern`).
+    mask: optional boolean ``[H, W]`` mask (centred layout, DC at ``(H//2, W//2)``); overrides
+        ``rate``/``pattern``/``seed``, and ``at_rate`` is then unsupported.
+
+    Shapes: images complex ``[B, H, W]`` (real images are promoted), measurements complex
+    ``[B, m]`` with ``m = mask.sum()``. ``A A* = I``, ``||A|| = 1``; ``direct`` = ``adjoint``
+    = zero-filled inverse DFT.
+    """
+
+    def __init__(
+        self,
+        size: int | Sequence[int] | None = None,
+        rate: float = 0.33,
+        pattern: str = "cartesian",
+        seed: int = 0,
+        center_fraction: float = 0.08,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        mask: torch.Tensor | np.ndarray | None = None,
+    ):
+        self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask)
+
+    @property
+    def measurement_shape(self) -> tuple[int, ...]:  # type: ignore[override]
+        return (self.n_samples,)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._sample(x)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return self._embed(y)

@@ -1,0 +1,397 @@
+"""Parallel-beam Radon transform by Joseph's method, precomputed as a sparse matrix, plus FBP.
+
+Geometry (all lengths in the image's physical units):
+
+* The image of ``N x N`` pixels covers ``[-1, 1]^2``; pixel size ``h = 2 / N``. Pixel ``(i, j)``
+  (row ``i``, column ``j``) has centre ``x = -1 + h (j + 1/2)``, ``y = 1 - h (i + 1/2)``
+  (row 0 at the top, ``y`` pointing up, ``x`` to the right).
+* Angle ``theta`` (radians, ``[0, pi)``) has normal ``n = (cos theta, sin theta)``; detector ``k``
+  of ``D`` measures the line ``{p : p . n = s_k}`` with ``s_k = (k - (D - 1) / 2) h`` (spacing ``h``).
+  The default ``D`` is ``ceil(sqrt(2) N)``, raised by one if needed so that ``D - N`` is even
+  (then detectors line up with pixel centres at 0 and pi/2).
+* Joseph's method: along a ray that is closer to vertical (``|cos| >= |sin|``) the image is
+  linearly interpolated within every pixel row at the ray's crossing and the values are summed
+  with step ``h / |cos theta|`` (closer to horizontal: columns, ``h / |sin theta|``). Pixels
+  outside the grid count as zero. So ``A x`` approximates line integrals in physical units:
+  a disc of value 1 and radius ``r`` has central projection ``2 r``.
+
+``A`` is built vectorised (numpy, chunks of angles) and kept with its transpose as torch CSR
+tensors with int32 indices, cached per ``(size, angles, detectors, device, dtype)``. A custom
+autograd function applies ``A`` and uses ``A^T`` in its backward (and vice versa), so gradients
+never go through a sparse-dense product's autograd.
+
+Sampling rate: ``rate = n_angles / full_angle_count(size)`` with the full count
+``ceil(pi/2 * size)`` (202 angles at size 128). An operator built with ``angles=n`` uses the exactly
+uniform angles ``k pi / n``; ``at_rate`` picks nested near-uniform subsets of the fine grid
+``k pi / n_full`` (bit-reversal order), so ``at_rate(r1)``'s angles are a subset of
+``at_rate(r2)``'s for ``r1 <= r2``, but not necessarily of a directly built operator's.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import warnings
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+import torch
+
+from ..errors import InvalidInputError
+from .base import LinearOperator
+from .fourier import _as_real_dtype
+from .sampling import check_rate, check_size, full_angle_count, nested_angles, uniform_angles
+
+FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "none")
+
+
+# -- geometry -------------------------------------------------------------------------------
+def default_detectors(size: int) -> int:
+    """``ceil(sqrt(2) * size)``, plus one if needed so that detectors and pixel centres align."""
+    d = int(math.ceil(math.sqrt(2.0) * size))
+    return d + ((d - size) % 2)
+
+
+def _build_scipy(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.csr_matrix:
+    """Joseph's system matrix ``[n_angles * D, N * N]`` (float64, CSR, sorted indices).
+
+    Rows are rays ordered angle-major (``row = angle * D + detector``); columns are pixels
+    in row-major order (``col = i * N + j``).
+    """
+    n, d = size, detectors
+    h = 2.0 / n
+    s = (np.arange(d) - (d - 1) / 2.0) * h  # detector offsets [D]
+    t = np.arange(n, dtype=np.float64)
+    chunk = max(1, int(4_000_000 // (d * n)))  # bound temporaries to ~ 4M steps per pass
+    counts_parts, cols_parts, data_parts = [], [], []
+    for a0 in range(0, len(angles), chunk):
+        th = angles[a0 : a0 + chunk]
+        na = len(th)
+        c, sn = np.cos(th), np.sin(th)
+        by_rows = np.abs(c) >= np.abs(sn)
+        # The continuous interpolation index u (pixel units) at step t of ray (angle, s) is affine:
+        #   by rows (pixel row t, y = 1 - h (t + 1/2)):    x = (s - y sin) / cos,  u = (x + 1) / h - 1/2
+        #   by columns (pixel column t, x = -1 + h (t + 1/2)): y = (s - x cos) / sin, u = (1 - y) / h - 1/2
+        # so u = alpha * s + beta * t + gamma with per-angle coefficients.
+        safe_c = np.where(by_rows, c, 1.0)
+        safe_s = np.where(by_rows, 1.0, sn)
+        alpha = np.where(by_rows, 1.0 / (h * safe_c), -1.0 / (h * safe_s))
+        beta = np.where(by_rows, sn / safe_c, c / safe_s)
+        gamma = np.where(by_rows, (1.0 / h - 0.5) * (1.0 - sn / safe_c), (1.0 / h - 0.5) * (1.0 - c / safe_s))
+        u = (alpha[:, None] * s[None, :])[:, :, None] + (beta[:, None] * t[None, :] + gamma[:, None])[:, None, :]
+        step = h / np.maximum(np.abs(c), np.abs(sn))  # path length per step [a]
+        # Keep the steps where at least one neighbour is inside the grid (-1 < u < n); work on
+        # the flat indices of those steps only (ray = flat // n is non-decreasing: CSR order).
+        flat = np.flatnonzero((u > -1.0) & (u < n))
+        uu = u.reshape(-1)[flat]
+        # Snap crossings within 1e-9 pixel of a pixel centre onto it, so that aligned rays
+        # (0 and pi/2) store one entry per step instead of a second one of weight ~1e-16.
+        near = np.rint(uu)
+        uu = np.where(np.abs(uu - near) < 1e-9, near, uu)
+        lo_f = np.floor(uu)
+        frac = uu - lo_f
+        lo = lo_f.astype(np.int64)
+        ray_local = flat // n
+        tt = flat - ray_local * n
+        ang_local = ray_local // d
+        rows_case = by_rows[ang_local]
+        stride = np.where(rows_case, 1, n)
+        pix_lo = np.where(rows_case, tt * n, tt) + lo * stride
+        w = step[ang_local]
+        # Interleave the two neighbours of each step so that entries stay grouped by ray.
+        pix = np.stack([pix_lo, pix_lo + stride], axis=1).reshape(-1)
+        wt = np.stack([(1.0 - frac) * w, frac * w], axis=1).reshape(-1)
+        keep = np.stack([lo >= 0, (lo < n - 1) & (frac > 0)], axis=1).reshape(-1)
+        ray = np.repeat(ray_local + a0 * d, 2)[keep]
+        counts_parts.append(np.bincount(ray - a0 * d, minlength=na * d))
+        cols_parts.append(pix[keep].astype(np.int32))
+        data_parts.append(wt[keep])
+    indptr = np.zeros(len(angles) * d + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts_parts), out=indptr[1:])
+    mat = scipy.sparse.csr_matrix(
+        (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(len(angles) * d, n * n)
+    )
+    mat.sort_indices()  # column-stepping rays emit pixels out of order
+    return mat
+
+
+def _to_torch_csr(mat: scipy.sparse.csr_matrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(mat.indptr.astype(np.int32)),
+            torch.from_numpy(mat.indices.astype(np.int32)),
+            torch.from_numpy(mat.data).to(dtype),
+            size=mat.shape,
+            check_invariants=False,
+        ).to(device)
+
+
+def _build_backprojector(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.csr_matrix:
+    """Pixel-driven linear-interpolation back-projector ``[N * N, n_angles * D]`` (float64, CSR).
+
+    Row ``p`` holds, for every angle, the two detector bins around ``s = x_p cos + y_p sin``
+    with linear-interpolation weights, so ``(B q)[p] = sum_theta q_theta(s_p)`` (no step
+    length): the classical FBP back-projection, more accurate for FBP than ``A^T``.
+    """
+    n, d = size, detectors
+    h = 2.0 / n
+    centres = -1.0 + h * (np.arange(n) + 0.5)
+    xs = np.broadcast_to(centres[None, :], (n, n)).reshape(-1)
+    ys = np.broadcast_to(-centres[:, None], (n, n)).reshape(-1)  # row 0 at the top
+    c, sn = np.cos(angles), np.sin(angles)
+    chunk = max(1, int(4_000_000 // max(1, len(angles))))
+    counts_parts, cols_parts, data_parts = [], [], []
+    for p0 in range(0, n * n, chunk):
+        u = (xs[p0 : p0 + chunk, None] * c[None, :] + ys[p0 : p0 + chunk, None] * sn[None, :]) / h + (d - 1) / 2.0
+        near = np.rint(u)
+        u = np.where(np.abs(u - near) < 1e-9, near, u)
+        lo_f = np.floor(u)
+        frac = u - lo_f
+        lo = lo_f.astype(np.int64)
+        base = (np.arange(len(angles)) * d)[None, :]
+        cols = np.stack([base + lo, base + lo + 1], axis=-1)  # [p, a, 2]: sorted within each pixel row
+        wts = np.stack([1.0 - frac, frac], axis=-1)
+        keep = np.stack([(lo >= 0) & (lo < d), (lo >= -1) & (lo < d - 1) & (frac > 0)], axis=-1)
+        counts_parts.append(keep.reshape(keep.shape[0], -1).sum(axis=1))
+        cols_parts.append(cols[keep].astype(np.int32))
+        data_parts.append(wts[keep])
+    indptr = np.zeros(n * n + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts_parts), out=indptr[1:])
+    return scipy.sparse.csr_matrix(
+        (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(n * n, len(angles) * d)
+    )
+
+
+_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
+_CACHE_SIZE = 6
+
+
+def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype):
+    ang = angles.detach().cpu().to(torch.float64).numpy()
+    key = (kind, int(size), ang.tobytes(), int(detectors), str(torch.device(device)), dtype)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    build = _build_scipy if kind == "radon" else _build_backprojector
+    mat = build(int(size), ang, int(detectors))
+    pair = (_to_torch_csr(mat, device, dtype), _to_torch_csr(mat.T.tocsr(), device, dtype))
+    _CACHE[key] = pair
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return pair
+
+
+def radon_matrices(
+    size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, A^T)`` as torch CSR (int32 indices), cached per size, angles, detectors, device, dtype."""
+    return _cached_pair("radon", size, angles, detectors, device, dtype)
+
+
+def backprojector_matrices(
+    size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, B^T)``: the FBP back-projector (see :func:`_build_backprojector`), cached like ``A``."""
+    return _cached_pair("backprojector", size, angles, detectors, device, dtype)
+
+
+class _SparseApply(torch.autograd.Function):
+    """``y = M x`` on flattened batches ``x [B, n_in] -> y [B, n_out]``; backward applies ``M^T``.
+
+    The backward is itself a ``_SparseApply``, so higher-order gradients work too.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, mat: torch.Tensor, mat_t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.mats = (mat, mat_t)
+        return (mat @ x.T.contiguous()).T
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        mat, mat_t = ctx.mats
+        return _SparseApply.apply(grad, mat_t, mat), None, None
+
+
+def angle_weights(angles: torch.Tensor) -> torch.Tensor:
+    """Quadrature weights (radians) of angles on the half circle: half the gaps to both neighbours.
+
+    For ``n`` uniform angles every weight is ``pi / n``; weights always sum to ``pi``.
+    """
+    a = torch.remainder(angles.to(torch.float64), math.pi)
+    order = torch.argsort(a)
+    srt = a[order]
+    gaps = torch.diff(srt, append=srt[:1] + math.pi)  # gap to the next angle, cyclic with period pi
+    w_sorted = 0.5 * (gaps + torch.roll(gaps, 1))
+    w = torch.empty_like(w_sorted)
+    w[order] = w_sorted
+    return w
+
+
+def _filter_response(n_det: int, pad: int, spacing: float, name: str) -> torch.Tensor:
+    """rfft response ``[pad // 2 + 1]`` of the discrete Ram-Lak kernel times ``spacing``, windowed.
+
+    Spatial kernel (Kak & Slaney 3.61): ``h[0] = 1 / (4 tau^2)``, ``h[k] = -1 / (pi k tau)^2`` for
+    odd ``k``, 0 for even ``k != 0``; built on a circular grid of length ``pad >= 2 D`` so that
+    the zero-padded convolution does not wrap.
+    """
+    k = torch.arange(pad, dtype=torch.float64)
+    k = torch.where(k < pad // 2, k, k - pad)  # circular offsets
+    kern = torch.zeros(pad, dtype=torch.float64)
+    odd = (k.abs() % 2) == 1
+    kern[odd] = -1.0 / (math.pi * k[odd] * spacing) ** 2
+    kern[0] = 1.0 / (4.0 * spacing**2)
+    resp = torch.fft.rfft(kern).real * spacing  # the spacing turns the sum into a convolution integral
+    f = torch.arange(resp.numel(), dtype=torch.float64) / pad  # cycles per detector, 0 .. 1/2
+    if name == "shepp-logan":
+        resp = resp * torch.special.sinc(f)
+    elif name == "cosine":
+        resp = resp * torch.cos(math.pi * f)
+    elif name == "hamming":
+        resp = resp * (0.54 + 0.46 * torch.cos(2 * math.pi * f))
+    elif name == "hann":
+        resp = resp * (0.5 + 0.5 * torch.cos(2 * math.pi * f))
+    return resp
+
+
+class RadonOperator(LinearOperator):
+    """Parallel-beam CT: ``A x`` = sinogram ``[B, n_angles, n_detectors]`` of real images ``[B, N, N]``.
+
+    Parameters
+    ----------
+    size: image size ``N`` in pixels (int >= 8); the image covers ``[-1, 1]^2``.
+    angles: number of exactly uniform angles ``k pi / n`` (int >= 1), or a 1-D tensor of angles
+        in radians.
+    detectors: number of detector bins (spacing ``2 / N``); default :func:`default_detectors`.
+    device, dtype: where and in which real dtype (float32 or float64) to work.
+
+    ``direct(y)`` is :meth:`fbp`; ``adjoint`` is the exact transpose of the Joseph matrix.
+    """
+
+    modality = "ct"
+    complex_images = False
+    complex_measurements = False
+
+    def __init__(
+        self,
+        size: int = 128,
+        angles: int | torch.Tensor = 50,
+        detectors: int | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            check_size(size)  # raises with the standard message (also for (H, W) pairs)
+            raise InvalidInputError(f"RadonOperator needs a square image: size must be an int >= 8, got {size!r}")
+        self.size = check_size(int(size))[0]
+        self.dtype = _as_real_dtype(dtype)
+        self.device = torch.device(device)
+        self.n_full = full_angle_count(self.size)
+        if isinstance(angles, torch.Tensor) or isinstance(angles, np.ndarray):
+            ang = torch.as_tensor(angles).detach().cpu()
+            if ang.dim() != 1 or ang.numel() == 0 or not (ang.is_floating_point()) or not bool(torch.isfinite(ang).all()):
+                raise InvalidInputError(
+                    f"angles must be an int or a non-empty 1-D float tensor of finite angles in radians, "
+                    f"got shape {list(ang.shape)} dtype {ang.dtype}"
+                )
+            self.angles = ang.to(torch.float64)
+            self.angle_set = "custom"
+        elif isinstance(angles, numbers.Integral) and not isinstance(angles, bool) and angles >= 1:
+            self.angles = uniform_angles(int(angles))
+            self.angle_set = "uniform"
+        else:
+            raise InvalidInputError(
+                f"angles must be an int >= 1 (uniform angles in [0, pi)) or a 1-D tensor in radians, got {angles!r}"
+            )
+        if detectors is None:
+            detectors = default_detectors(self.size)
+        if isinstance(detectors, bool) or not isinstance(detectors, numbers.Integral) or detectors < 1:
+            raise InvalidInputError(f"detectors must be an int >= 1 (or None for the default), got {detectors!r}")
+        self.n_detectors = int(detectors)
+        self.n_angles = int(self.angles.numel())
+        self.image_shape = (self.size, self.size)
+        self.measurement_shape = (self.n_angles, self.n_detectors)
+        self.rate = self.n_angles / self.n_full
+        self.pixel_size = 2.0 / self.size
+        self._load()
+
+    def _load(self) -> None:
+        self._A, self._AT = radon_matrices(self.size, self.angles, self.n_detectors, self.device, self.dtype)
+        self._angle_w = angle_weights(self.angles).to(device=self.device, dtype=self.dtype)
+        self._B: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries of ``A``."""
+        return int(self._A.values().numel())
+
+    # -- the map ----------------------------------------------------------------------------
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = _SparseApply.apply(x.reshape(x.shape[0], -1), self._A, self._AT)
+        return y.reshape(x.shape[0], *self.measurement_shape)
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        x = _SparseApply.apply(y.reshape(y.shape[0], -1), self._AT, self._A)
+        return x.reshape(y.shape[0], *self.image_shape)
+
+    def fbp(self, y: torch.Tensor, filter: str = "ramp") -> torch.Tensor:
+        """Filtered back-projection ``[B, n_angles, D] -> [B, N, N]`` (differentiable).
+
+        Each projection is convolved with the discrete Ram-Lak kernel (zero-padded to a power of
+        two >= 2 D, through ``torch.fft``; ``filter`` may window it: "ramp", "shepp-logan",
+        "cosine", "hamming", "hann", or "none" for a plain back-projection), weighted by its
+        angular quadrature weight (:func:`angle_weights`, ``pi / n`` for uniform angles) and
+        back-projected pixel-driven, interpolating linearly between detector bins (a sparse
+        matrix like ``A``, built on the first call). For a full set of uniform angles
+        ``fbp(A x) ~ x``: relative error 1e-3 on smooth images, ~0.13 on Shepp-Logan at 128.
+        """
+        if filter not in FILTERS:
+            raise InvalidInputError(f"unknown FBP filter {filter!r}; choose one of {', '.join(FILTERS)}")
+        y = self.prepare_measurements(y)
+        if filter != "none":
+            pad = max(64, 1 << int(math.ceil(math.log2(2 * self.n_detectors))))
+            resp = _filter_response(self.n_detectors, pad, self.pixel_size, filter).to(self.device, self.dtype)
+            y = torch.fft.irfft(torch.fft.rfft(y, n=pad, dim=-1) * resp, n=pad, dim=-1)[..., : self.n_detectors]
+        y = y * self._angle_w[:, None]
+        if self._B is None:  # built on first use: most operators never run FBP
+            self._B = backprojector_matrices(self.size, self.angles, self.n_detectors, self.device, self.dtype)
+        x = _SparseApply.apply(y.reshape(y.shape[0], -1), *self._B)
+        return x.reshape(y.shape[0], *self.image_shape)
+
+    def direct(self, y: torch.Tensor) -> torch.Tensor:
+        """Filtered back-projection with the ramp filter (see :meth:`fbp`)."""
+        return self.fbp(y)
+
+    # -- rates and devices ----------------------------------------------------------------------
+    def at_rate(self, rate: float) -> "RadonOperator":
+        """``round(rate * n_full)`` angles (at least 1) from the fine grid ``k pi / n_full``, nested across rates.
+
+        ``rate`` is in (0, 1]; ``n_full = ceil(pi/2 * size)``; the detectors are kept.
+        """
+        rate = check_rate(rate)
+        n = max(1, int(round(rate * self.n_full)))
+        op = RadonOperator(self.size, nested_angles(n, self.n_full), self.n_detectors, self.device, self.dtype)
+        op.angle_set = "nested"
+        return op
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "RadonOperator":
+        new = copy.copy(self)
+        new.device = torch.device(device) if device is not None else self.device
+        new.dtype = _as_real_dtype(dtype) if dtype is not None else self.dtype
+        new._load()
+        return new
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(
+            size=self.size,
+            n_angles=self.n_angles,
+            n_detectors=self.n_detectors,
+            n_full_angles=self.n_full,
+            angle_set=self.angle_set,
+            angles=[round(float(a), 10) for a in self.angles],
+        )
+        return d
