@@ -114,6 +114,8 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); borde
 figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
 .none { color: var(--muted); font-style: italic; }
 details { margin-top: 12px; }
+.kv details { margin: 0; }
+code.long { display: block; white-space: pre-wrap; word-break: break-all; font-size: 11.5px; color: var(--muted); }
 summary { cursor: pointer; color: var(--accent); }
 footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line); padding-top: 10px; }
 """
@@ -256,14 +258,21 @@ def _metrics_table(record: Mapping[str, Any]) -> str:
     )
 
 
-def _kv(items: Iterable[tuple[str, Any]]) -> str:
+def _kv(items: Iterable[tuple[str, Any]], fold: int = 120) -> str:
+    """A definition list; values longer than ``fold`` characters are folded into a ``<details>``."""
     body = []
     for k, v in items:
         if isinstance(v, (dict, list)):
             v = json.dumps(v, ensure_ascii=False, default=str)
         elif isinstance(v, float):
             v = format_number(v)
-        body.append(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>")
+        text = str(v)
+        if len(text) > fold:
+            shown = (f'<details><summary>{esc(text[: fold // 2])}…</summary>'
+                     f'<code class="long">{esc(text)}</code></details>')
+        else:
+            shown = esc(text)
+        body.append(f"<dt>{esc(k)}</dt><dd>{shown}</dd>")
     return '<dl class="kv">' + "".join(body) + "</dl>"
 
 

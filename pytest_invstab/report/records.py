@@ -31,7 +31,7 @@ METRIC_HELP: dict[str, tuple[str, str]] = {
     "max_drop_db": ("largest PSNR drop as the sampling rate grows", "dB"),
     "tolerance_db": ("largest PSNR drop allowed as the rate grows", "dB"),
     "psnr": ("peak signal-to-noise ratio", "dB"),
-    "ssim": ("structural similarity (1 = identical)", "1 = perfect"),
+    "ssim": ("structural similarity", "1 = identical"),
     "gain_db": ("PSNR gain from the trained rate to the highest rate", "dB"),
     "amplification": ("artifact / perturbation size: how many times the network amplifies r", "dimensionless"),
     "gaussian_artifact": ("artifact caused by Gaussian noise of the same size as r", "dimensionless"),
