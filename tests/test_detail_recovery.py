@@ -264,3 +264,12 @@ def test_wrong_image_shape_and_bad_output_are_reported(x64):
         detail_recovery(adjoint, op, torch.ones(2, 32, 32), baseline=None)
     with pytest.raises(ReconstructorError, match="NaN or Inf"):
         detail_recovery(lambda y, op: op.adjoint(y) * float("nan"), op, x64, baseline=None)
+
+
+def test_non_square_images_get_the_details_of_the_centred_square():
+    op = FourierOperator((48, 64), rate=1.0)
+    x = torch.rand(1, 48, 64, generator=torch.Generator().manual_seed(0))
+    res = detail_recovery(adjoint, op, x, baseline=None)
+    assert res.metrics["recovery"] == pytest.approx(1.0, abs=1e-5)
+    for y0, x0, y1, x1 in res.settings["detail_bboxes"]:
+        assert 0 <= y0 < y1 <= 48 and 8 <= x0 < x1 <= 56  # the 48 x 48 layout, shifted by (64 - 48) // 2

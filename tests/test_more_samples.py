@@ -150,8 +150,8 @@ def test_curves_panel_and_settings(x64, op64):
     assert c["series"]["network"] == pytest.approx([res.metrics[f"psnr@{r:.4g}"] for r in c["x"]])
     # Reference row, then the smallest, trained and largest rates: network and baseline.
     assert len(res.panel) == 4 and [len(r) for r in res.panel] == [1, 2, 2, 2]
-    assert "rate 0.125" in res.panel[1][0][0] and "trained rate" in res.panel[2][0][0]
-    assert "rate 0.75" in res.panel[3][0][0]
+    assert "rate 0.125 (smallest)" in res.panel[1][0][0] and "rate 0.25 (trained)" in res.panel[2][0][0]
+    assert "rate 0.75 (largest)" in res.panel[3][0][0] and res.panel[3][1][0].startswith("CS baseline, rate 0.75")
     for row in res.panel:
         for _, img in row:
             assert img.dim() == 2 and img.device.type == "cpu" and not img.is_complex()

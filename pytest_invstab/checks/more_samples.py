@@ -282,15 +282,14 @@ def more_samples(
     # The worst image (largest fall of its own PSNR curve) is the one shown in the panel.
     per_drop = [max_drop(psnr_net[:, b].tolist())[0] for b in range(n_img)]
     b = C.worst_index(per_drop, "lower")
-    labels = {0: "smallest rate", i_ref: "trained rate" if trained is not None else "operator's rate",
-              n_rates - 1: "largest rate"}
+    labels = {0: "smallest", i_ref: "trained" if trained is not None else "operator's", n_rates - 1: "largest"}
     panel = [C.panel_row(("reference x", x[b]))]
     for i in show:
         net_img, base_img = shown[i]
         r = rate_list[i]
-        row = [(f"network, rate {r:.3g} ({labels[i]}): {psnr_net[i, b]:.1f} dB", net_img[b])]
+        row = [(f"network, rate {r:.3g} ({labels[i]}), {psnr_net[i, b]:.1f} dB", net_img[b])]
         if base_img is not None:
-            row.append((f"CS baseline, rate {r:.3g}: {psnr_base[i, b]:.1f} dB", base_img[b]))
+            row.append((f"CS baseline, rate {r:.3g}, {psnr_base[i, b]:.1f} dB", base_img[b]))
         panel.append(C.panel_row(*row))
 
     curves = {
