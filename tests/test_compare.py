@@ -151,6 +151,9 @@ def test_unknown_threshold_metric_is_noted():
     c = compare_reports(PREVIOUS, current(), parse_fail_thresholds(["artifcat:10%"]))
     assert any("artifcat" in n and "spelling" in n for n in c.notes)
     assert any(line.startswith("note: ") for line in c.format())
+    # a metric of a check missing now is not a spelling mistake
+    c = compare_reports(PREVIOUS, current()[:2], parse_fail_thresholds(THRESHOLDS))
+    assert c.failed and not c.notes
 
 
 def test_compare_with_loaded_report(tmp_path):

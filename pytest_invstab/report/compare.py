@@ -279,7 +279,6 @@ def compare_reports(
             comparison.improvements.append(MetricChange(k, str(cur.get("nodeid")), str(cur.get("check")), "verdict",
                                                         "failed", "passed", "passed", None, "improved"))
         metrics = set(prev.get("metrics") or {}) | set(cur.get("metrics") or {})
-        seen_metrics |= metrics
         if thresholds:
             gated = [(m, thresholds[m]) for m in sorted(metrics) if m in thresholds]
         else:
@@ -294,10 +293,12 @@ def compare_reports(
              "unchanged": comparison.unchanged}[change.status].append(change)
 
     comparison.missing_in_current = [r for k, r in prev_by_key.items() if k not in cur_by_key]
+    for r in [*prev_by_key.values(), *cur_by_key.values()]:
+        seen_metrics |= set(r.get("metrics") or {})
     for name in thresholds:
-        if name not in seen_metrics and cur_by_key:
+        if name not in seen_metrics:
             comparison.notes.append(
-                f"no compared check reports the metric {name!r} given in {FAIL_OPTION}; check its spelling "
+                f"no check reports the metric {name!r} given in {FAIL_OPTION}; check its spelling "
                 f"(metrics seen: {', '.join(sorted(seen_metrics)) or 'none'})"
             )
     return comparison
