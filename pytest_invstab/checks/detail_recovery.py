@@ -129,7 +129,8 @@ def resolve_details(details: Any, shape: tuple[int, int], seed: int = 0) -> list
     if isinstance(details, str):
         if details not in _KINDS:
             raise InvalidInputError(
-                f"details must be 'symbols', 'text', 'all', a tensor [H, W] or a list of tensors / Detail, got {details!r}"
+                "details must be 'symbols', 'text', 'all', a tensor [H, W] or a list of tensors / Detail, "
+                f"got {details!r}"
             )
         items: Sequence[Any] = default_details(details, size=min(shape), seed=seed)
     elif isinstance(details, (torch.Tensor, Detail)):
@@ -245,7 +246,8 @@ def _magnitude(t: torch.Tensor) -> torch.Tensor:
     return t.abs() if t.is_complex() else t
 
 
-def _changes(clean: torch.Tensor, perturbed: torch.Tensor, x: torch.Tensor, xd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _changes(clean: torch.Tensor, perturbed: torch.Tensor, x: torch.Tensor,
+             xd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(Δ, t)`` real ``[B, H, W]``: magnitudes where the reconstruction is complex."""
     if clean.is_complex() or perturbed.is_complex():
         return perturbed.abs() - clean.abs(), xd.abs() - x.abs()

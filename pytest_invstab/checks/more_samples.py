@@ -76,7 +76,8 @@ def check_rates(rates: Any) -> tuple[float, ...]:
     for a, b in zip(out, out[1:]):
         if not b > a:
             raise InvalidInputError(
-                f"rates must be strictly increasing, got {list(out)} ({b:g} follows {a:g}); sort them and drop duplicates"
+                f"rates must be strictly increasing, got {list(out)} ({b:g} follows {a:g}); "
+                "sort them and drop duplicates"
             )
     return out
 
@@ -259,7 +260,8 @@ def more_samples(
     if not passed:
         reasons.append(
             f"PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(tolerance_db)} dB "
-            f"({C.fmt(net_curve[di], 1)} dB at rate {rate_list[di]:.3g} -> {C.fmt(net_curve[dj], 1)} dB at {rate_list[dj]:.3g})"
+            f"({C.fmt(net_curve[di], 1)} dB at rate {rate_list[di]:.3g} -> "
+            f"{C.fmt(net_curve[dj], 1)} dB at {rate_list[dj]:.3g})"
         )
     gain_from = f"from rate {rate_list[i_gain]:.3g} to {rate_list[-1]:.3g}"
     if gain_req is not None:
