@@ -104,7 +104,8 @@ def _build_scipy(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.
         # Interleave the two neighbours of each step so that entries stay grouped by ray.
         pix = np.stack([pix_lo, pix_lo + stride], axis=1).reshape(-1)
         wt = np.stack([(1.0 - frac) * w, frac * w], axis=1).reshape(-1)
-        keep = np.stack([lo >= 0, (lo < n - 1) & (frac > 0)], axis=1).reshape(-1)
+        # Bounds on both sides: snapping may move u onto -1 or n exactly.
+        keep = np.stack([(lo >= 0) & (lo < n), (lo >= -1) & (lo < n - 1) & (frac > 0)], axis=1).reshape(-1)
         ray = np.repeat(ray_local + a0 * d, 2)[keep]
         counts_parts.append(np.bincount(ray - a0 * d, minlength=na * d))
         cols_parts.append(pix[keep].astype(np.int32))
@@ -114,8 +115,15 @@ def _build_scipy(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.
     mat = scipy.sparse.csr_matrix(
         (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(len(angles) * d, n * n)
     )
+    _check_csr(mat)
     mat.sort_indices()  # column-stepping rays emit pixels out of order
     return mat
+
+
+def _check_csr(mat: scipy.sparse.csr_matrix) -> None:
+    """Guard the invariants that torch does not check (a bad index would crash, not raise)."""
+    if mat.nnz and (int(mat.indices.min()) < 0 or int(mat.indices.max()) >= mat.shape[1]):
+        raise RuntimeError("internal error: Radon matrix column index out of range")  # pragma: no cover
 
 
 def _to_torch_csr(mat: scipy.sparse.csr_matrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -161,9 +169,11 @@ def _build_backprojector(size: int, angles: np.ndarray, detectors: int) -> scipy
         data_parts.append(wts[keep])
     indptr = np.zeros(n * n + 1, dtype=np.int64)
     np.cumsum(np.concatenate(counts_parts), out=indptr[1:])
-    return scipy.sparse.csr_matrix(
+    mat = scipy.sparse.csr_matrix(
         (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(n * n, len(angles) * d)
     )
+    _check_csr(mat)
+    return mat
 
 
 _CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
