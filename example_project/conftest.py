@@ -1,0 +1,84 @@
+"""Fixtures of the example stability suite: which network is tested, its operator, its images.
+
+Every test in ``tests/test_stability.py`` is parametrized over the networks by id
+(``ell50``, ``deepmri``, ``dagan`` and ``cs``, the compressed-sensing baseline) through the
+``network`` fixture. The three fixtures the plugin's markers use follow from it:
+
+* ``reconstructor``: the trained network (weights from ``weights/``), or ``cs_baseline``;
+* ``operator``: the network's own modality at the rate it was trained for
+  (Radon with 12 angles for ``ell50``, Cartesian Fourier at 33 % / 20 % for ``deepmri`` / ``dagan``;
+  the CS row uses Deep MRI's operator, the paper's headline case);
+* ``reference_images``: Shepp-Logan plus two held-out images of the network's training family
+  (random ellipses for ``ell50``, textured phantoms otherwise), seeded, 64 x 64, values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import metadata
+
+import pytest
+import torch
+
+from example_project.recon_nets import zoo
+
+
+def _plugin_installed() -> bool:
+    return any(ep.value.startswith("pytest_invstab") for ep in metadata.entry_points(group="pytest11"))
+
+
+# An installed pytest-invstab registers itself (entry point); from a plain checkout, load it here.
+if not _plugin_installed():
+    pytest_plugins = ["pytest_invstab.plugin"]
+
+#: Which trained network's operator and images the CS baseline row uses.
+CS_LIKE = "deepmri"
+#: Seed of the held-out reference images (training uses 1000 and validation 1001).
+REFERENCE_SEED = 7
+#: Held-out images of the training family added to Shepp-Logan.
+N_FAMILY_IMAGES = 2
+
+
+@functools.lru_cache(maxsize=None)
+def _network(name: str) -> torch.nn.Module:
+    return zoo.load_network(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _images(name: str) -> torch.Tensor:
+    from pytest_invstab.images import shepp_logan
+
+    spec = zoo.get_spec(name)
+    family = zoo.training_images(name, N_FAMILY_IMAGES, REFERENCE_SEED)
+    return torch.cat([shepp_logan(spec.size)[None], family]).float()
+
+
+@pytest.fixture
+def network(request: pytest.FixtureRequest) -> str:
+    """The id of the network under test: parametrize with ``indirect=["network"]``."""
+    name = getattr(request, "param", None)
+    if name not in (*zoo.NAMES, "cs"):
+        raise pytest.UsageError(
+            f"parametrize the 'network' fixture (indirect) with one of {', '.join((*zoo.NAMES, 'cs'))}, got {name!r}"
+        )
+    return name
+
+
+@pytest.fixture
+def reconstructor(network: str, cs_baseline):
+    """The trained network ``f(y, op)`` (eval mode), or the CS baseline for ``network == "cs"``."""
+    if network == "cs":
+        return cs_baseline
+    return _network(network)
+
+
+@pytest.fixture
+def operator(network: str):
+    """The measurement operator the network was trained for (its modality, 64 x 64, its rate)."""
+    return zoo.make_operator(CS_LIKE if network == "cs" else network)
+
+
+@pytest.fixture
+def reference_images(network: str) -> torch.Tensor:
+    """``[3, 64, 64]`` in [0, 1]: Shepp-Logan and two held-out images of the training family."""
+    return _images(CS_LIKE if network == "cs" else network).clone()
