@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SESSION_KEY = pytest.StashKey[InvstabSession]()
 # (CheckResult, record) of every check a test ran, for junit properties and pytest-html extras.
 ITEM_RESULTS_KEY = pytest.StashKey[list]()
+# Marker-argument problems of an item (reported at its setup on xdist workers).
+MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
 
 # Markers as decorators: ``from pytest_invstab.plugin import stability``.
 stability = pytest.mark.stability
@@ -142,12 +144,27 @@ def item_markers(item: pytest.Item) -> dict[str, tuple[list[Any], dict[str, Any]
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Validate every invstab marker before anything runs: one usage error lists every problem.
+
+    Under pytest-xdist a worker cannot stop the session with a usage error (xdist reports an
+    internal error instead), so there each bad test errors at setup with the same message.
+    """
     problems: list[str] = []
     for item in items:
-        for name, (args, kwargs) in item_markers(item).items():
-            problems += marker_problems(name, args, kwargs, item.nodeid)
-    if problems:
+        mine = [p for name, (args, kwargs) in item_markers(item).items()
+                for p in marker_problems(name, args, kwargs, item.nodeid)]
+        if mine:
+            item.stash[MARKER_PROBLEMS_KEY] = mine
+        problems += mine
+    if problems and not hasattr(config, "workerinput"):
         raise pytest.UsageError("pytest-invstab: bad marker arguments:\n" + "\n".join("  " + p for p in problems))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    problems = item.stash.get(MARKER_PROBLEMS_KEY, None)
+    if problems:
+        pytest.fail("pytest-invstab: bad marker arguments:\n" + "\n".join("  " + p for p in problems),
+                    pytrace=False)
 
 
 # -- running marked tests -------------------------------------------------------------------------
