@@ -1,0 +1,135 @@
+"""Total-variation compressed sensing by Chambolle-Pock (primal-dual hybrid gradient).
+
+Solves, for each batch element,
+
+    min_x  ½ ||A x - y||²  +  λ TV(x),     TV(x) = Σ_pixels sqrt(|∂_h x|² + |∂_w x|²)
+
+(isotropic TV with forward differences and a zero difference past the last row/column). For
+complex images (Fourier) the magnitude runs over the real and imaginary parts of both
+differences, so TV(x) is the isotropic TV of the pair (Re x, Im x).
+
+Splitting: ``K = [A; s ∇]``, ``F(u, p) = ½||u - y||² + (λ/s) ||p||_{2,1}``, ``G = 0``. The
+scale ``s = ||A|| / sqrt(8)`` balances the two blocks (``||∇||² <= 8``), so that
+``||K||² <= 2 ||A||²`` whatever the operator's scale; ``||A||`` comes from power iteration. The
+steps are ``σ = ρ / ||K||`` and ``τ = 1 / (ρ ||K||)`` (``τ σ ||K||² = 1`` minus a margin).
+Both dual proxes are closed form: the data term's is ``(q + σ(Ax̄ - y)) / (1 + σ)``, the TV
+term's is the pixelwise projection onto the ball of radius ``λ/s``.
+
+The loop is plain, differentiable torch (no in-place updates, no ``no_grad``); the projection
+is written so that its gradient stays finite where the dual variable vanishes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..operators.base import LinearOperator
+from .fista import check_iters, check_operator, data_scale, lipschitz, resolve_lam
+
+#: Default ``λ = DEFAULT_LAM_FACTOR · max|A* y|`` per image: the same factor as the l1-wavelet
+#: baseline, tuned once on noiseless Shepp-Logan 128 (Fourier 33 % cartesian / radial / points,
+#: Radon 50 angles); 3e-3 costs 4 to 9 dB there (more bias), see ``benchmarks/bench_cs.py``.
+DEFAULT_LAM_FACTOR = 1e-3
+#: Default number of iterations: at 400 the PSNRs on those four problems are within 0.3 dB of
+#: their values at 600 iterations except the 2-D random points (53.6 vs 55.3 dB, still 30 dB
+#: above zero-filling); the objective is within 1 % of its value at 1600 iterations.
+DEFAULT_ITERS = 400
+#: ``sqrt(σ / τ)``: the balance of dual and primal steps (``σ = ρ/||K||``, ``τ = 0.99/(ρ||K||)``).
+#: Tuned once with λ: ρ = 0.2 converges several times faster than ρ = 1 on all four problems
+#: (cartesian Fourier: 46.9 dB after 300 iterations with ρ = 0.2, 37.0 dB after 800 with ρ = 1).
+STEP_RATIO = 0.2
+
+
+def grad2d(x: torch.Tensor) -> torch.Tensor:
+    """Forward differences ``[B, H, W] -> [B, 2, H, W]`` (rows, then columns; 0 past the edge)."""
+    dh = torch.diff(x, dim=-2, append=x[:, -1:, :])
+    dw = torch.diff(x, dim=-1, append=x[:, :, -1:])
+    return torch.stack([dh, dw], dim=1)
+
+
+def grad2d_adjoint(p: torch.Tensor) -> torch.Tensor:
+    """The exact adjoint ``∇*`` of :func:`grad2d` (minus the divergence): ``[B, 2, H, W] -> [B, H, W]``."""
+    ph, pw = p[:, 0, :-1, :], p[:, 1, :, :-1]
+    zero_h = torch.zeros_like(p[:, 0, :1, :])
+    zero_w = torch.zeros_like(p[:, 1, :, :1])
+    return (torch.cat([zero_h, ph], dim=-2) - torch.cat([ph, zero_h], dim=-2)
+            + torch.cat([zero_w, pw], dim=-1) - torch.cat([pw, zero_w], dim=-1))
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Isotropic TV per image, ``[B, H, W] -> [B]`` (complex: over real and imaginary parts)."""
+    g = grad2d(x)
+    sq = g.real**2 + g.imag**2 if g.is_complex() else g**2
+    return sq.sum(1).sqrt().reshape(x.shape[0], -1).sum(1)
+
+
+def _project(p: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Pixelwise projection of ``p`` ``[B, 2, H, W]`` onto ``{sqrt(|p_h|² + |p_w|²) <= radius}``."""
+    sq = (p.real**2 + p.imag**2 if p.is_complex() else p**2).sum(1, keepdim=True)
+    tiny = torch.finfo(sq.dtype).tiny
+    norm = sq.clamp_min(tiny).sqrt()  # clamp first: sqrt's gradient is infinite at 0
+    r = radius.clamp_min(tiny)
+    return p * (r / torch.maximum(norm, r))
+
+
+def tv_chambolle_pock(
+    op: LinearOperator,
+    y: torch.Tensor,
+    lam: float | torch.Tensor | None = None,
+    iters: int | None = None,
+    x0: torch.Tensor | None = None,
+    return_history: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """TV reconstruction ``argmin ½||Ax - y||² + λ TV(x)`` by Chambolle-Pock.
+
+    Args:
+        op: the measurement operator (2-D images); its device and dtype are used throughout.
+        y: measurements ``[B, *op.measurement_shape]``.
+        lam: λ in the units of ``A* y`` (a number or a ``[B]`` tensor). Default
+            ``DEFAULT_LAM_FACTOR · max|A* y|`` per image (0.001 · max|A*y|).
+        iters: number of iterations (default ``DEFAULT_ITERS`` = 400), fixed.
+        x0: optional start ``[B, *op.image_shape]`` (default: zero).
+        return_history: also return ``{"objective": [iters, B], "relative_change": [iters, B]}``
+            (detached) for the primal iterates.
+
+    Returns:
+        the image ``[B, *op.image_shape]`` (complex for complex operators), and the history if asked.
+    """
+    op = check_operator(op, "tv_chambolle_pock")
+    y = op.prepare_measurements(y)
+    iters = check_iters(iters, DEFAULT_ITERS)
+    b = y.shape[0]
+    lam_t = resolve_lam(lam, DEFAULT_LAM_FACTOR * data_scale(op, y), b)
+    norm_a = math.sqrt(lipschitz(op))
+    s = norm_a / math.sqrt(8.0)
+    norm_k = math.sqrt(norm_a**2 + 8.0 * s * s)
+    sigma = STEP_RATIO / norm_k
+    tau = 0.99 / (STEP_RATIO * norm_k)
+    radius = (lam_t / s)[:, None, None, None]
+
+    if x0 is None:
+        x = torch.zeros((b, *op.image_shape), dtype=op.image_dtype, device=y.device)
+    else:
+        x = op.prepare_image(x0)
+    x_bar = x
+    q = torch.zeros_like(y)
+    p = torch.zeros((b, 2, *op.image_shape), dtype=op.image_dtype, device=y.device)
+    objectives, changes = [], []
+    for _ in range(iters):
+        q = (q + sigma * (op.forward(x_bar) - y)) / (1.0 + sigma)
+        p = _project(p + (sigma * s) * grad2d(x_bar), radius)
+        x_new = x - tau * (op.adjoint(q) + s * grad2d_adjoint(p))
+        x_bar = 2.0 * x_new - x
+        if return_history:
+            xd = x_new.detach()
+            r = op.forward(xd) - y.detach()
+            r2 = (r.real**2 + r.imag**2) if r.is_complex() else r**2
+            objectives.append(0.5 * r2.reshape(b, -1).sum(1) + lam_t.detach() * total_variation(xd))
+            changes.append((xd - x.detach()).reshape(b, -1).norm(dim=1) / xd.reshape(b, -1).norm(dim=1).clamp_min(1e-30))
+        x = x_new
+    if return_history:
+        return x, {"objective": torch.stack(objectives), "relative_change": torch.stack(changes)}
+    return x
