@@ -1,3 +1,45 @@
-"""pytest-invstab: test image-reconstruction networks for the instabilities of Antun et al. (PNAS 2020)."""
+"""pytest-invstab: test image-reconstruction networks for the instabilities of Antun et al. (PNAS 2020).
+
+The markers are importable as decorators (``from pytest_invstab import stability``); the
+heavy names (operators, checks, baselines) load lazily so that pytest starts fast in
+projects that do not use them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
 
 __version__ = "0.1.0"
+
+stability = pytest.mark.stability
+detail_recovery = pytest.mark.detail_recovery
+more_samples = pytest.mark.more_samples
+
+_LAZY = {
+    "checks": ("pytest_invstab.checks", None),
+    "CheckResult": ("pytest_invstab.result", "CheckResult"),
+    "from_image_network": ("pytest_invstab.reconstructor", "from_image_network"),
+    "LinearOperator": ("pytest_invstab.operators", "LinearOperator"),
+    "MatrixOperator": ("pytest_invstab.operators", "MatrixOperator"),
+    "FourierOperator": ("pytest_invstab.operators", "FourierOperator"),
+    "MultiCoilFourierOperator": ("pytest_invstab.operators", "MultiCoilFourierOperator"),
+    "RadonOperator": ("pytest_invstab.operators", "RadonOperator"),
+    "CSBaseline": ("pytest_invstab.baselines", "CSBaseline"),
+    "shepp_logan": ("pytest_invstab.images", "shepp_logan"),
+    "default_details": ("pytest_invstab.images", "default_details"),
+    "InvstabError": ("pytest_invstab.errors", "InvstabError"),
+}
+
+__all__ = ["__version__", "stability", "detail_recovery", "more_samples", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pytest_invstab' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    return value if attr is None else getattr(value, attr)
