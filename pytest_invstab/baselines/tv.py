@@ -8,12 +8,14 @@ Solves, for each batch element,
 complex images (Fourier) the magnitude runs over the real and imaginary parts of both
 differences, so TV(x) is the isotropic TV of the pair (Re x, Im x).
 
-Splitting: ``K = [A; s ∇]``, ``F(u, p) = ½||u - y||² + (λ/s) ||p||_{2,1}``, ``G = 0``. The
-scale ``s = ||A|| / sqrt(8)`` balances the two blocks (``||∇||² <= 8``), so that
-``||K||² <= 2 ||A||²`` whatever the operator's scale; ``||A||`` comes from power iteration. The
-steps are ``σ = ρ / ||K||`` and ``τ = 1 / (ρ ||K||)`` (``τ σ ||K||² = 1`` minus a margin).
-Both dual proxes are closed form: the data term's is ``(q + σ(Ax̄ - y)) / (1 + σ)``, the TV
-term's is the pixelwise projection onto the ball of radius ``λ/s``.
+Splitting: the equivalent problem ``min ½||Â x - ŷ||² + λ̂ TV(x)`` with ``Â = A/||A||``,
+``ŷ = y/||A||``, ``λ̂ = λ/||A||²`` (``||A||`` by power iteration, 1 % margin) is solved with
+``K = [Â; s ∇]``, ``F(u, p) = ½||u - ŷ||² + (λ̂/s) ||p||_{2,1}``, ``G = 0``. The scale
+``s = 1/sqrt(8)`` balances the blocks (``||∇||² <= 8``), so ``||K||² <= 2`` for every operator,
+and the iterates do not depend on how ``A`` is normalised. Steps: ``σ = ρ/||K||``,
+``τ = 0.99/(ρ ||K||)``. Both dual proxes are closed form: the data term's is
+``(q + σ(Âx̄ - ŷ)) / (1 + σ)``, the TV term's the pixelwise projection onto the ball of
+radius ``λ̂/s``.
 
 The loop is plain, differentiable torch (no in-place updates, no ``no_grad``); the projection
 is written so that its gradient stays finite where the dual variable vanishes.
@@ -103,13 +105,15 @@ def tv_chambolle_pock(
     iters = check_iters(iters, DEFAULT_ITERS)
     b = y.shape[0]
     lam_t = resolve_lam(lam, DEFAULT_LAM_FACTOR * data_scale(op, y), b)
+    # Work with A / ||A|| and y / ||A|| (and λ / ||A||², the same minimiser), so that the
+    # iterates do not depend on the operator's normalisation and one step ratio fits all.
     norm_a = math.sqrt(lipschitz(op))
-    s = norm_a / math.sqrt(8.0)
-    norm_k = math.sqrt(norm_a**2 + 8.0 * s * s)
+    s = 1.0 / math.sqrt(8.0)  # balances ||A/||A|| || = 1 against ||∇|| <= sqrt(8)
+    norm_k = math.sqrt(2.0)
     sigma = STEP_RATIO / norm_k
     tau = 0.99 / (STEP_RATIO * norm_k)
-    radius = (lam_t / s)[:, None, None, None]
-
+    radius = (lam_t / (norm_a**2 * s))[:, None, None, None]
+    y_n = y / norm_a
     if x0 is None:
         x = torch.zeros((b, *op.image_shape), dtype=op.image_dtype, device=y.device)
     else:
@@ -119,9 +123,9 @@ def tv_chambolle_pock(
     p = torch.zeros((b, 2, *op.image_shape), dtype=op.image_dtype, device=y.device)
     objectives, changes = [], []
     for _ in range(iters):
-        q = (q + sigma * (op.forward(x_bar) - y)) / (1.0 + sigma)
+        q = (q + sigma * (op.forward(x_bar) / norm_a - y_n)) / (1.0 + sigma)
         p = _project(p + (sigma * s) * grad2d(x_bar), radius)
-        x_new = x - tau * (op.adjoint(q) + s * grad2d_adjoint(p))
+        x_new = x - tau * (op.adjoint(q) / norm_a + s * grad2d_adjoint(p))
         x_bar = 2.0 * x_new - x
         if return_history:
             xd = x_new.detach()
