@@ -233,6 +233,24 @@ def test_batch_equals_single_images_and_is_deterministic(solver):
     assert torch.equal(batch, solver(op, y, iters=60))
 
 
+def test_mfista_keeps_the_previous_point_per_image(monkeypatch):
+    # A step of 1.8 / ||A||² (margin 0.55 instead of 1.01) overshoots often, so MFISTA must keep
+    # x_{k-1} for some images of the batch and not others; the objective still never rises,
+    # and every image gets exactly what it gets alone.
+    monkeypatch.setattr(fista_module, "NORM_MARGIN", 0.55)
+    op = FourierOperator(32, 0.4, pattern="radial", seed=2, dtype=F64)
+    x = torch.stack([shepp_logan(32, dtype=F64), torch.rand(32, 32, generator=_gen(0), dtype=F64)])
+    y = op.forward(x.to(torch.complex128))
+    rec, hist = fista_l1_wavelet(op, y, iters=60, return_history=True)
+    obj = hist["objective"]
+    kept = obj[1:] == obj[:-1]
+    assert int((kept[:, 0] ^ kept[:, 1]).sum()) >= 3, "the test needs iterations where only one image keeps x_{k-1}"
+    assert bool((obj[1:] <= obj[:-1]).all())
+    assert bool((hist["relative_change"][kept] == 0).all())
+    for i in range(2):
+        torch.testing.assert_close(rec[i:i + 1], fista_l1_wavelet(op, y[i:i + 1], iters=60), rtol=0, atol=1e-12)
+
+
 def test_fista_accepts_per_image_lambda_and_warm_start():
     op = FourierOperator(32, 0.3, seed=3)
     x = torch.rand(2, 32, 32, generator=_gen(8)).to(torch.complex64)
