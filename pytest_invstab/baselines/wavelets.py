@@ -95,7 +95,8 @@ class Wavelet2D:
         if fit == 0:
             raise InvalidInputError(
                 f"a {wavelet} DWT (filter length {length}) cannot decompose an image of shape {shape}: "
-                f"H and W must be even and at least {length}; pad the image or use wavelet='haar'"
+                f"H and W must be even and at least {length}; pad the image to an even size, use a "
+                "shorter filter (wavelet='haar'), or the TV baseline (CSBaseline(method='tv')), which takes any size"
             )
         if levels is None:
             levels = min(fit, MAX_DEFAULT_LEVELS)
