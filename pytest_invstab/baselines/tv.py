@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InvalidInputError
 from ..operators.base import LinearOperator
 from .fista import check_iters, check_operator, data_scale, lipschitz, resolve_lam
 
@@ -118,6 +119,8 @@ def tv_chambolle_pock(
         x = torch.zeros((b, *op.image_shape), dtype=op.image_dtype, device=y.device)
     else:
         x = op.prepare_image(x0)
+        if x.shape[0] != b:
+            raise InvalidInputError(f"x0 has batch size {x.shape[0]} but y has {b}; pass one start per measurement")
     x_bar = x
     q = torch.zeros_like(y)
     p = torch.zeros((b, 2, *op.image_shape), dtype=op.image_dtype, device=y.device)
