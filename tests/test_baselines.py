@@ -290,15 +290,16 @@ def test_cs_baseline_is_a_reconstructor_with_the_operators_image_dtype():
         out = f(radon.forward(img), radon)
         assert out.shape == (2, 32, 32) and out.dtype == torch.float32
     y = fourier.forward(img.to(torch.complex64))
-    torch.testing.assert_close(CSBaseline(iters=20)(y, fourier), fista_l1_wavelet(fourier, y, iters=20), rtol=0, atol=0)
+    torch.testing.assert_close(CSBaseline("l1-wavelet", iters=20)(y, fourier), fista_l1_wavelet(fourier, y, iters=20), rtol=0, atol=0)
     torch.testing.assert_close(CSBaseline("tv", lam=0.01, iters=20)(y, fourier),
                                tv_chambolle_pock(fourier, y, lam=0.01, iters=20), rtol=0, atol=0)
 
 
 def test_cs_baseline_describe_and_defaults():
     f = CSBaseline()
-    assert f.method == "l1-wavelet" and f.iters == fista_module.DEFAULT_ITERS
-    assert f.describe() == "CS l1-wavelet (db4; MFISTA, 400 iterations, λ=0.001·max|A*y|)"
+    assert f.method == "tv" and f.iters == tv_module.DEFAULT_ITERS
+    assert CSBaseline("l1-wavelet").iters == fista_module.DEFAULT_ITERS
+    assert CSBaseline("l1-wavelet").describe() == "CS l1-wavelet (db4; MFISTA, 400 iterations, λ=0.001·max|A*y|)"
     assert CSBaseline("tv", lam=0.5, iters=10).describe() == "CS TV (Chambolle-Pock, 10 iterations, λ=0.5)"
     assert CSBaseline("tv").iters == tv_module.DEFAULT_ITERS
 
