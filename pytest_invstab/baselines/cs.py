@@ -57,8 +57,7 @@ class CSBaseline:
         self.iters = fista.check_iters(iters, default_iters)
         self.wavelet = wavelet
         self.levels = levels
-        if method == "l1-wavelet":
-            _filters(wavelet)  # an unknown or non-orthogonal wavelet fails here, not at the first call
+        _filters(wavelet)  # an unknown or non-orthogonal wavelet fails here, not at the first call
         self._wavelets: dict[tuple[Any, ...], Wavelet2D] = {}
 
     def _wavelet_for(self, op: LinearOperator) -> Wavelet2D:
