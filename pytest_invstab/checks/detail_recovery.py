@@ -29,11 +29,11 @@ the shape is right), ``gain = <a, b> / ||b||²`` (the fraction of the amplitude 
 
 The key metric ``recovery`` is the worst (smallest) score over every detail and image. Measured
 on Shepp-Logan 128 x 128 with the default symbols (0.5 x the dynamic range, seeds 0-3): a perfect
-reconstructor 1.00; ``CSBaseline()`` from 33 % Cartesian Fourier 0.60-0.65; zero-filling at 33 %
-0.62-0.64; Gaussian blur of a full-data reconstruction, sigma 1 / 1.5 / 2 / 3 pixels: 0.71 / 0.49-0.50
+reconstructor 1.00; ``CSBaseline()`` (TV) from 33 % Cartesian Fourier 0.99, its l1-wavelet
+variant 0.60-0.65; zero-filling at 33 % 0.62-0.64; Gaussian blur of a full-data reconstruction, sigma 1 / 1.5 / 2 / 3 pixels: 0.71 / 0.49-0.50
 / 0.34 / 0.18.
-Hence the default ``min_recovery`` of 0.5. At 64 x 64 the symbols are 7 pixels tall and even CS
-scores about 0.4: prefer images of at least 128 pixels (or pass larger details).
+Hence the default ``min_recovery`` of 0.5. At 64 x 64 the symbols are 7 pixels tall and even l1-wavelet
+CS scores about 0.4: prefer images of at least 128 pixels (or pass larger details).
 """
 
 from __future__ import annotations
