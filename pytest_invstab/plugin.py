@@ -226,7 +226,7 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     except ImportError as exc:
         problem = f"pytest-invstab {marker}: the check is not available ({exc})"
     if skip_reason is not None:
-        pytest.skip(skip_reason)
+        _skip_at_test(skip_reason)
     if problem is not None:
         pytest.fail(problem, pytrace=False)
     record = session.add_result(item.nodeid, result)
@@ -236,6 +236,16 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     if fail and not result.passed:
         pytest.fail(failure_message(record), pytrace=False)
     return result
+
+
+def _skip_at_test(reason: str) -> None:
+    """Skip, reported at the test's location rather than at this plugin's line."""
+    __tracebackhide__ = True
+    try:
+        exc = pytest.skip.Exception(reason, _use_item_location=True)  # type: ignore[call-arg]
+    except TypeError:  # pragma: no cover - older pytest without the keyword
+        pytest.skip(reason)
+    raise exc
 
 
 def failure_message(record: Mapping[str, Any]) -> str:

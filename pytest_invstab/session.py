@@ -10,7 +10,6 @@ report. Under pytest-xdist each worker hands its records to the controller as a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -176,15 +175,3 @@ def run_check(marker: str, reconstructor: Any, operator: Any, images: Any, kwarg
     """Run the check behind ``marker`` ('stability', 'detail_recovery', 'more_samples') with ``kwargs``."""
     return check_function(marker)(reconstructor, operator, images, **dict(kwargs))
 
-
-def results_writable(folder: Path) -> str | None:
-    """``None`` when ``folder`` can be created and written, else a message naming ``--invstab-results``."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".invstab-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        return (f"pytest-invstab cannot write artifacts to {folder} ({exc.strerror or exc}); choose a writable "
-                f"folder with --invstab-results=DIR (or ini invstab_results). Check results are still reported.")
-    return None

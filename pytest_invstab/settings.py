@@ -276,26 +276,32 @@ _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
 }
 
+# Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
+# import torch in every pytest run); tests/test_plugin_settings.py checks that the defaults
+# written here match the signatures.
+_FIXTURE_DOC = "reconstructor='reconstructor', operator='operator', images='reference_images'"
 MARKER_DOCS: dict[str, str] = {
     "stability": (
         "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
-        "budget=None, seed=None, baseline='default', reconstructor='reconstructor', operator='operator', "
-        "images='reference_images'): search a worst-case perturbation r with ||r|| <= eps*||x|| "
-        "(eps: relative, dimensionless; domain 'image' or 'measurements') and fail when the artifact "
-        "||f(A(x+r)) - f(Ax)||/||x|| (relative) exceeds max_artifact. Antun et al. 2020, instability 1."
+        "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
+        f"{_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
+        "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
+        "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
+        "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)."
     ),
     "detail_recovery": (
-        "detail_recovery(details='symbols', min_recovery=0.8, intensity=None, baseline='default', "
-        "baseline_margin=None, budget=None, seed=None, reconstructor=..., operator=..., images=...): insert a "
-        "visible detail ('symbols', 'text', 'all' or a tensor [H, W]) and fail when the network recovers it "
-        "worse than min_recovery (score <= 1, 1 = perfect) or worse than the CS baseline by baseline_margin. "
-        "Antun et al. 2020, instability 2."
+        "detail_recovery(details='symbols', min_recovery=0.5, intensity=None, baseline='default', "
+        f"baseline_margin=None, budget=None, seed=None, {_FIXTURE_DOC}): insert a visible detail ('symbols', "
+        "'text', 'all' or a tensor [h, w]) of amplitude intensity (image units; None: half the dynamic range) "
+        "and fail when the network's recovery score (<= 1, 1 = perfect) is below min_recovery, or below the "
+        "CS baseline's minus baseline_margin. Antun et al. 2020, instability 2 (small structural changes)."
     ),
     "more_samples": (
-        "more_samples(rates=(...), trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
-        "baseline='default', budget=None, seed=None, reconstructor=..., operator=..., images=...): reconstruct "
-        "at increasing sampling rates (fractions in (0, 1], nested masks) and fail when PSNR falls by more "
-        "than tolerance_db (dB) as the rate grows. Antun et al. 2020, instability 3."
+        "more_samples(rates=None, trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
+        f"baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): reconstruct at strictly increasing "
+        "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate) and fail when "
+        "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
+        "above trained_rate. Antun et al. 2020, instability 3 (more samples)."
     ),
 }
 

@@ -19,13 +19,15 @@ import importlib
 import pytest
 
 # pytester's in-process runs drop the modules they imported when they end, and numpy (hence
-# torch) and matplotlib break when imported twice in one process: import everything a run may
-# need up front, and render one tiny panel so matplotlib's lazily imported parts load too.
+# torch) and matplotlib break when imported twice in one process; re-importing is slow too
+# (hypothesis' plugin imports its whole package, assertion-rewritten, at every terminal
+# summary): import everything a run may need up front, and render one tiny panel so matplotlib's lazily imported parts load too.
 for _name in ("numpy", "torch", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
               "pytest_invstab.report", "pytest_invstab.operators", "pytest_invstab.images",
               "pytest_invstab.baselines", "pytest_invstab.checks", "pytest_invstab.checks.worst_case",
               "pytest_invstab.checks.detail_recovery", "pytest_invstab.checks.more_samples",
-              "pytest_invstab.fixtures", "xdist", "pytest_html"):
+              "pytest_invstab.fixtures", "pytest_invstab.attacks", "xdist", "xdist.dsession", "pytest_html",
+              "pytest_html.extras", "hypothesis"):
     try:
         importlib.import_module(_name)
     except ImportError:  # an optional plugin, or a module still being written by a colleague

@@ -81,7 +81,7 @@ def test_json_and_html_reports_hold_every_check(invstab_project: pytest.Pytester
         def test_stable():
             pass
 
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_unstable():
             pass
         """
@@ -114,7 +114,7 @@ def release_candidate():
 GATED_TESTS = """
 import pytest
 
-@pytest.mark.stability(reconstructor="release_candidate", max_artifact=1.0, baseline=None, steps=4, restarts=1)
+@pytest.mark.stability(reconstructor="release_candidate", max_artifact=1.0, baseline=None)
 def test_model():
     pass
 """

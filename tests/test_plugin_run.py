@@ -195,7 +195,7 @@ def test_unsafe_test_ids_get_safe_distinct_folders(invstab_project: pytest.Pytes
         import pytest
 
         @pytest.mark.parametrize("case", ["a/b", "a_b", "x::y [z]", "ümlaut*?<>|"])
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_id(case):
             pass
         """
@@ -222,7 +222,7 @@ def test_save_modes_and_stale_folders(invstab_project: pytest.Pytester):
         def test_stable():
             pass
 
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_unstable():
             pass
         """
@@ -246,7 +246,7 @@ def test_unwritable_results_folder_is_reported_and_records_kept(invstab_project:
         """
         import pytest
 
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_unstable():
             pass
         """
@@ -266,7 +266,7 @@ def test_junit_properties_are_opt_in(invstab_project: pytest.Pytester):
         """
         import pytest
 
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_unstable():
             pass
         """
@@ -290,7 +290,7 @@ def test_pytest_html_gets_the_panel(invstab_project: pytest.Pytester):
         """
         import pytest
 
-        @pytest.mark.stability(reconstructor="planted", baseline=None, steps=2, restarts=1)
+        @pytest.mark.stability(reconstructor="planted", baseline=None)
         def test_unstable():
             pass
         """

@@ -160,3 +160,24 @@ def test_good_values_pass():
     assert value_problems("more_samples", {"rates": (0.1, 0.2, 0.5), "trained_rate": 0.2,
                                            "tolerance_db": 0.5}) == []
     assert value_problems("detail_recovery", {"details": "text", "min_recovery": 0.5}) == []
+
+
+@pytest.mark.parametrize("marker", ["stability", "detail_recovery", "more_samples"])
+def test_marker_docs_match_the_checks_signatures(marker):
+    """``pytest --markers`` must show every argument with the check's real default."""
+    import inspect
+    import re
+
+    from pytest_invstab.settings import MARKER_DOCS, check_function
+
+    doc = MARKER_DOCS[marker]
+    signature_part = doc[len(marker) + 1: doc.index("):")]
+    shown = dict(re.findall(r"(\w+)=('[^']*'|[^,]+)", signature_part))
+    params = list(inspect.signature(check_function(marker)).parameters.values())[3:]
+    for p in params:
+        assert p.name in shown, f"{marker} docs miss {p.name}"
+        if p.name in ("seed", "budget"):
+            assert shown[p.name] == "None"  # shown as None: the session's value applies
+        else:
+            assert shown[p.name] == repr(p.default), (p.name, shown[p.name], p.default)
+    assert set(shown) == {p.name for p in params} | {"reconstructor", "operator", "images"}
