@@ -174,9 +174,11 @@ class Invstab:
         if problems:
             pytest.fail(f"invstab.{_method(marker)}(): {'; '.join(problems)}; allowed: {', '.join(allowed)}",
                         pytrace=False)
+        if reconstructor is None:
+            reconstructor = fetch_fixture(self._request, "reconstructor", marker, "reconstructor",
+                                          f"invstab.{_method(marker)}()")
         fixtures = {
-            "reconstructor": reconstructor if reconstructor is not None
-            else fetch_fixture(self._request, "reconstructor", marker, "reconstructor"),
+            "reconstructor": reconstructor,
             "operator": operator if operator is not None else self._request.getfixturevalue("operator"),
             "images": images if images is not None else self._request.getfixturevalue("reference_images"),
         }

@@ -182,8 +182,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
-def fetch_fixture(request: Any, fixture: str, marker: str, role: str) -> Any:
-    """``request.getfixturevalue(fixture)`` with one clear error when no such fixture exists."""
+def fetch_fixture(request: Any, fixture: str, marker: str, role: str, where: str | None = None) -> Any:
+    """``request.getfixturevalue(fixture)`` with one clear error when no such fixture exists.
+
+    ``where`` names what the user can pass the argument to (default ``@pytest.mark.<marker>``).
+    """
     __tracebackhide__ = True
     from _pytest.fixtures import FixtureLookupError
 
@@ -192,15 +195,15 @@ def fetch_fixture(request: Any, fixture: str, marker: str, role: str) -> Any:
     except FixtureLookupError as exc:
         if getattr(exc, "argname", fixture) != fixture:
             raise  # the fixture exists but needs one that does not: pytest's own message says which
+    where = where or f"@pytest.mark.{marker}"
     if role == "reconstructor":
         hint = (
             f"define a fixture named {fixture!r} in conftest.py that returns the network under test "
-            f"(a callable f(y, op) -> image or a torch.nn.Module), or pass reconstructor=\"<fixture name>\" "
-            f"to @pytest.mark.{marker}"
+            f"(a callable f(y, op) -> image or a torch.nn.Module), or pass reconstructor=... to {where}"
         )
     else:
-        hint = (f"define a fixture named {fixture!r} in conftest.py, or pass {role}=\"<fixture name>\" to "
-                f"@pytest.mark.{marker} (default: {FIXTURE_ARGUMENTS[role]!r})")
+        hint = (f"define a fixture named {fixture!r} in conftest.py, or pass {role}=... to {where} "
+                f"(default fixture: {FIXTURE_ARGUMENTS[role]!r})")
     pytest.fail(f"pytest-invstab {marker}: needs a {role} but there is no fixture {fixture!r}: {hint}",
                 pytrace=False)
 

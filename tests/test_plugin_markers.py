@@ -148,6 +148,33 @@ def test_cuda_device_without_cuda_is_a_clear_usage_error(pytester: pytest.Pytest
     assert "--invstab-device cuda was asked for but CUDA is not available" in result.stderr.str()
 
 
+def test_cuda_device_puts_operators_and_images_on_cuda(invstab_project: pytest.Pytester):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    invstab_project.makepyfile(
+        """
+        import pytest
+
+        def test_devices(operator, radon_operator, reference_images, invstab_settings):
+            assert invstab_settings.device == "cuda"
+            assert operator.device.type == "cuda" and radon_operator.device.type == "cuda"
+            assert reference_images.device.type == "cuda"
+
+        @pytest.mark.stability(baseline=None)
+        def test_check_on_cuda():
+            pass
+        """
+    )
+    result = invstab_project.runpytest("--invstab-device=cuda", "--invstab-report=r.json")
+    result.assert_outcomes(passed=2)
+    import json
+
+    (rec,) = json.loads((invstab_project.path / "r.json").read_text())["checks"]
+    assert rec["operator"]["device"].startswith("cuda") and rec["metrics"]["artifact"] <= 0.01 * (1 + 1e-4)
+
+
 def test_plugin_is_inert_without_markers(pytester: pytest.Pytester):
     """A suite that uses no invstab marker sees no summary, no results folder, no report."""
     pytester.makepyfile("def test_x(): assert 1")

@@ -108,15 +108,19 @@ def test_missing_reconstructor_fixture_says_what_to_define(pytester: pytest.Pyte
         @pytest.mark.detail_recovery(reconstructor="my_unet")
         def test_named():
             pass
+
+        def test_fixture_call(invstab):
+            invstab.more_samples()
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     out = result.stdout.str()
     assert ("pytest-invstab stability: needs a reconstructor but there is no fixture 'reconstructor': define a "
             "fixture named 'reconstructor' in conftest.py") in out
-    assert "or pass reconstructor=\"<fixture name>\" to @pytest.mark.stability" in out
+    assert "or pass reconstructor=... to @pytest.mark.stability" in out
     assert "no fixture 'my_unet': define a fixture named 'my_unet' in conftest.py" in out
+    assert "or pass reconstructor=... to invstab.more_samples()" in out
     assert "Traceback" not in out
 
 
