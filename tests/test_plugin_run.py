@@ -86,10 +86,19 @@ def test_xfail_strict_and_test_body_interplay(invstab_project: pytest.Pytester):
         def test_body_can_use_fixtures(operator, reference_images, reconstructor):
             assert reference_images.shape == (1, 32, 32)
             assert operator.image_shape == (32, 32)
+
+        # several models in one test: parametrize the argument the marker fetches
+        @pytest.mark.parametrize("reconstructor", [lambda y, op: 2 * op.adjoint(y)], ids=["doubled"])
+        @pytest.mark.stability(baseline=None, max_artifact=0.015)
+        def test_parametrized(reconstructor):
+            pass
         """
     )
     result = invstab_project.runpytest("--invstab-report=r.json", "-rxX")
-    result.assert_outcomes(xfailed=1, failed=2, passed=1)
+    result.assert_outcomes(xfailed=1, failed=3, passed=1)
+    # f = 2 A*: the artifact is 2 ||A*A r|| / ||x||, just under 2 eps, so above 0.015
+    doubled = _records(invstab_project)["test_parametrized[doubled]#0"]
+    assert 0.015 < doubled["metrics"]["artifact"] <= 0.02 * (1 + 1e-4)
     result.stdout.fnmatch_lines(["*XPASS(strict)*claims instability, but is stable*", "*own assertion*"])
     # the body failed, so its check never ran: no record
     assert not any("test_body_fails_first" in k for k in _records(invstab_project))
