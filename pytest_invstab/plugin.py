@@ -53,8 +53,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, option in OPTIONS.items():
         if option.cli:
             flags = [option.flag]
-            if name == "report":  # the report package's messages call it --invstab-json
-                flags.append("--invstab-json")
             kwargs: dict[str, Any] = {"dest": f"invstab_{name}", "help": option.help + f" [ini: {option.ini}]"}
             if name == "junit_properties":
                 kwargs.update(action="store_true", default=None)

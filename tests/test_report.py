@@ -284,7 +284,7 @@ def test_json_round_trip_and_meta(tmp_path, results):
 
 
 def test_load_report_errors(tmp_path):
-    with pytest.raises(ReportError, match="no pytest-invstab report at .*--invstab-json"):
+    with pytest.raises(ReportError, match="no pytest-invstab report at .*--invstab-report"):
         load_report(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

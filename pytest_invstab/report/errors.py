@@ -9,7 +9,7 @@ class ReportError(InvstabError, OSError):
     """A report or artifact could not be written or read.
 
     The message says which path was tried and which option (``--invstab-results``,
-    ``--invstab-json``, ``--invstab-html``, ``--invstab-compare``) changes it. It is an
+    ``--invstab-report``, ``--invstab-html``, ``--invstab-compare``) changes it. It is an
     ``OSError`` so code that already handles file errors keeps working.
     """
 

@@ -27,7 +27,7 @@ from .records import jsonable, totals
 
 FORMAT = "pytest-invstab-report"
 VERSION = 1
-JSON_OPTION = "--invstab-json"
+JSON_OPTION = "--invstab-report"
 COMPARE_OPTION = "--invstab-compare"
 
 
@@ -95,7 +95,7 @@ def report_dict(records: Iterable[Mapping[str, Any]], meta: Mapping[str, Any] | 
 
 
 def write_json(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], meta: Mapping[str, Any] | None = None) -> Path:
-    """Write the JSON report atomically; ``ReportError`` (naming ``--invstab-json``) if it cannot."""
+    """Write the JSON report atomically; ``ReportError`` (naming ``--invstab-report``) if it cannot."""
     text = json.dumps(report_dict(records, meta), indent=1, allow_nan=False, ensure_ascii=False)
     return atomic_write(path, text + "\n", option=JSON_OPTION)
 
