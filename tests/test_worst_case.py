@@ -78,23 +78,26 @@ def test_back_projection_passes_with_its_exact_worst_artifact(op, x):
     assert res.metrics["eps"] == pytest.approx(0.01, rel=1e-4)
     # the worst case beats a Gaussian perturbation (which keeps ~sqrt(rate) of its norm)
     assert res.metrics["worse_than_random"] == pytest.approx(1 / op.rate**0.5, rel=0.15)
-    assert res.message.startswith("artifact 0.01 <= max_artifact 0.02 at ||r||/||x|| = 0.010")
+    assert res.message == "artifact 0.010 <= max_artifact 0.020 at ||r||/||x|| = 0.010"
     assert res.key_metric == "artifact" and res.better["artifact"] == "lower"
     assert res.thresholds == {"max_artifact": 0.02}
     assert len(res.per_image) == 2 and {"artifact", "eps", "psnr_perturbed"} <= set(res.per_image[0])
     assert set(res.timings) >= {"attack_s", "baseline_s", "total_s"}
 
 
-def test_cs_baseline_as_reconstructor_passes(op, x):
-    """The l1-wavelet CS baseline is stable: at eps = 0.01 its worst artifact stays below 0.02
-    (2 eps: a Lipschitz-1-ish method; measured ~0.01)."""
-    baselines = pytest.importorskip("pytest_invstab.baselines")
-    if not hasattr(baselines, "CSBaseline"):
-        pytest.skip("CSBaseline not available yet")
-    cs = baselines.CSBaseline(method="l1-wavelet")
-    res = worst_case(cs, op, x[:1], eps=0.01, max_artifact=0.02, baseline=None, steps=8, restarts=1)
+@pytest.mark.parametrize("method, iters", [("tv", None), ("l1-wavelet", 100)])
+def test_cs_baseline_as_reconstructor_passes(method, iters, op, x):
+    """The CS baselines are stable: at eps = 0.01 they pass the default max_artifact = 0.1
+    (10-fold amplification). Measured worst artifacts on this Shepp-Logan at 32x32: TV (400
+    iterations) 0.02-0.03, l1-wavelet 0.04 (100 iterations) and 0.07-0.08 (400), against 0.50 for
+    the planted instability below."""
+    from pytest_invstab.baselines import CSBaseline
+
+    cs = CSBaseline(method=method, iters=iters)
+    res = worst_case(cs, op, x[:1], eps=0.01, baseline=None, steps=6, restarts=1)
     assert res.passed, res.message
-    assert res.metrics["artifact"] <= 0.02
+    assert res.metrics["artifact"] < 0.1
+    assert res.metrics["artifact"] >= 0.01  # the search does find something, at least the data change
 
 
 # -- a planted instability fails and is shown --------------------------------------------------------
@@ -109,7 +112,7 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
     assert res.metrics["ball_fraction"] == 1.0 and res.metrics["ball_ci_low"] > 0.69
     assert res.metrics["psnr_perturbed"] < res.metrics["psnr_clean"] - 3
     assert re.fullmatch(
-        r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline 0\.010; amplification 5\d\.\dx",
+        r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline 0\.0(098|099|10); amplification 5\d\.\dx",
         res.message,
     ), res.message
     titles = [[t for t, _ in row] for row in res.panel]
@@ -130,6 +133,15 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
     assert torch.allclose(res.panel[0][2][1], factor * res.arrays["r"][i], atol=1e-6)
 
 
+def test_attack_baseline_finds_the_baselines_own_worst_case(op, x):
+    """With attack_baseline the baseline (here A*, worst artifact exactly eps) is attacked too."""
+    res = worst_case(Planted(op, x), op, x, eps=0.01, baseline=back_projection, attack_baseline=True,
+                     steps=40, restarts=1)
+    assert 0.95 * 0.01 <= res.metrics["baseline_worst_artifact"] <= 0.01 * (1 + 1e-4)
+    assert res.baseline["worst_artifact"] == res.metrics["baseline_worst_artifact"]
+    assert res.metrics["baseline_artifact"] <= res.metrics["baseline_worst_artifact"] * (1 + 1e-4)
+
+
 def test_planted_instability_in_the_measurement_domain(op, x):
     net = Planted(op, x)
     res = worst_case(net, op, x, eps=0.01, domain="measurements", baseline=None, steps=10, restarts=1)
@@ -141,7 +153,7 @@ def test_planted_instability_in_the_measurement_domain(op, x):
 
 def test_paper_method_shows_three_growing_checkpoints(op, x):
     net = Planted(op, x)
-    res = worst_case(net, op, x, eps=0.01, method="paper", baseline=back_projection, steps=20, restarts=1)
+    res = worst_case(net, op, x, eps=0.01, method="paper", baseline=back_projection, steps=40, restarts=1)
     assert not res.passed
     assert len(res.panel) == 5
     assert [t for t, _ in res.panel[3]] == ["x + r1", "x + r2", "x + r3"]
@@ -156,7 +168,7 @@ def test_gradient_free_method_accepts_numpy_inside(op, x):
         return torch.as_tensor(op_.adjoint(y).numpy())
 
     res = worst_case(numpy_recon, op, x, eps=0.01, method="random", baseline=None, steps=4, restarts=2)
-    assert res.passed and res.metrics["evaluations"] == 8
+    assert res.passed and res.settings["evaluations"] == 8
     assert res.metrics["artifact"] < 0.01  # random directions find less than the worst case
 
 

@@ -20,6 +20,7 @@ normal; ``max_artifact = 0.1`` at ``eps = 0.01`` (the default) flags 10-fold amp
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -91,7 +92,9 @@ def worst_case(
         ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact`` (worst over
         images of a same-norm Gaussian perturbation's artifact), ``worse_than_random``
         (artifact / gaussian_artifact), ``baseline_artifact`` (the baseline on the same
-        perturbations, worst over images), ``evaluations`` (forward passes of the search).
+        perturbations, worst over images), ``baseline_worst_artifact`` (with ``attack_baseline``),
+        ``ball_fraction``, ``ball_ci_low``, ``ball_ci_high`` (with ``gaussian_draws``). Settings
+        record the budget, the worst image's index and ``evaluations`` (forward passes of the search).
     """
     f = C.check_reconstructor(reconstructor)
     op = C.check_operator(operator)
@@ -156,7 +159,6 @@ def worst_case(
         "ssim_clean": float(ssim_c[i]),
         "ssim_perturbed": float(ssim_p[i]),
         "gaussian_artifact": float(gauss.max()),
-        "evaluations": float(att.evaluations),
     }
     g_max = metrics["gaussian_artifact"]
     metrics["worse_than_random"] = artifact / g_max if g_max > 0 else float("inf")
@@ -182,9 +184,9 @@ def worst_case(
     size_name = "||r||/||x||" if domain == "image" else "||e||/||y||"
     label = "CS baseline" if baseline == "default" else "baseline"
     message = (
-        f"artifact {C.fmt(artifact)} {'<=' if passed else '>'} max_artifact {C.fmt(max_artifact)} "
+        f"artifact {_num(artifact)} {'<=' if passed else '>'} max_artifact {_num(max_artifact)} "
         f"at {size_name} = {C.fmt(size, 3)}"
-        + (f"; {label} {C.fmt(metrics['baseline_artifact'], 3)}" if base_art is not None else "")
+        + (f"; {label} {_num(metrics['baseline_artifact'])}" if base_art is not None else "")
         + (f"; amplification {C.fmt(metrics['amplification'], 1)}x" if not passed else "")
     )
 
@@ -236,6 +238,7 @@ def worst_case(
             "attack_baseline": attack_baseline,
             "gaussian_draws": gaussian_draws,
             "images": int(x.shape[0]),
+            "evaluations": int(att.evaluations),
             "worst_image": i,
             **({"paper": paper.settings} if paper is not None else {}),
         },
@@ -256,6 +259,14 @@ def worst_case(
         panel=panel,
         arrays=arrays,
     )
+
+
+def _num(v: float) -> str:
+    """Two significant digits and at least two decimals: 0.41, 0.10, 0.012, 0.0099 (else C.fmt)."""
+    a = abs(v)
+    if a != a or a == 0 or not 1e-4 <= a < 1e4:
+        return C.fmt(v)
+    return f"{v:.{max(2, 1 - math.floor(math.log10(a)))}f}"
 
 
 def _paper(f, op: LinearOperator, x: torch.Tensor, *, eps: float, domain: str, iters: int, seed: int):
