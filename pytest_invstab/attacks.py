@@ -33,9 +33,26 @@ Reconstructor = Callable[[torch.Tensor, LinearOperator], torch.Tensor]
 
 DOMAINS = ("image", "measurements")
 
-#: Default budget of ``budgeted_search`` at budget "standard" (scaled by ``budget.steps``/``restarts``).
-#: Chosen so that a linear reconstructor's worst case (eps ||x|| sigma_max) is reached to >= 99 %
-#: in both domains (tests/test_attacks.py) while an attack on a 128x128 network stays a few seconds.
+__all__ = [
+    "AttackResult",
+    "BallResult",
+    "DEFAULT_DRAWS",
+    "DEFAULT_RESTARTS",
+    "DEFAULT_STEPS",
+    "DOMAINS",
+    "PaperSearchResult",
+    "budgeted_search",
+    "gaussian_ball",
+    "gaussian_like",
+    "paper_search",
+    "random_search",
+]
+
+#: Default budget of ``budgeted_search`` at budget "standard" (scaled by ``budget.steps``/``restarts``):
+#: 120 forward+backward passes. A linear reconstructor's worst case (eps ||x|| sigma_max) is reached
+#: to >= 99.9 % in both domains, also for a dense Gaussian spectrum (tests/test_attacks.py; one
+#: restart alone reaches 97.5 % there), and an attack costs ~3 s for two 64x64 images through the
+#: example networks, ~7 s for two 128x128 images through a small U-Net (one CPU core).
 DEFAULT_STEPS = 40
 DEFAULT_RESTARTS = 3
 #: Default number of random directions of ``random_search`` (budget "standard").

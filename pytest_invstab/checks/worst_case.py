@@ -36,7 +36,7 @@ METHODS = ("budgeted", "paper", "random")
 #: Fractions of ``eps`` at which ``method="paper"`` shows r_1 < r_2 < r_3 (the last is the worst case).
 PAPER_CHECKPOINTS = (0.25, 0.5, 1.0)
 #: Start of the paper's search: ``||r_0||`` about this fraction of ``eps ||x||``.
-PAPER_START = 1e-3
+PAPER_START = 1e-2
 
 
 def worst_case(
