@@ -141,7 +141,7 @@ def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
 
 # -- baseline -----------------------------------------------------------------------------
 def resolve_baseline(baseline: Any) -> Reconstructor | None:
-    """``"default"`` -> ``CSBaseline()`` (l1-wavelet), ``None`` -> no baseline, a callable as is."""
+    """``"default"`` -> ``CSBaseline()`` (TV), ``None`` -> no baseline, a callable as is."""
     if baseline is None:
         return None
     if isinstance(baseline, str):
