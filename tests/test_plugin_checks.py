@@ -53,7 +53,7 @@ def _records(pytester: pytest.Pytester) -> dict[str, dict]:
 
 def test_detail_recovery_pass_and_fail_with_artifacts(project: pytest.Pytester):
     project.makepyfile(
-        test_details="""
+        test_marked_details="""
         import pytest
 
         @pytest.mark.detail_recovery(operator="full_operator", baseline=None)
