@@ -256,40 +256,6 @@ def _stamp(img: torch.Tensor, fn, cx: torch.Tensor, cy: torch.Tensor, half_exten
     img.view(c, -1).scatter_add_(1, idx, vals)
 
 
-# --------------------------------------------------------------------------- random parameters
-class _Columns:
-    """Per-image random parameters drawn as one ``[n, P]`` uniform block and handed out by columns.
-
-    Row ``i`` depends only on the seed and ``i`` (torch's CPU generator fills row-major), so the
-    first ``k`` images of a set are the same whatever ``n`` is.
-    """
-
-    def __init__(self, n: int, width: int, seed: int) -> None:
-        self.block = torch.rand(n, width, generator=_generator(seed), dtype=torch.float64)
-        self.used = 0
-
-    def uniform(self, lo: float, hi: float, k: int = 1) -> torch.Tensor:
-        if self.used + k > self.block.shape[1]:  # pragma: no cover - programming error
-            raise RuntimeError("parameter block too narrow")
-        cols = self.block[:, self.used:self.used + k]
-        self.used += k
-        return lo + (hi - lo) * cols
-
-    def integers(self, lo: int, hi: int) -> torch.Tensor:
-        """Integers in ``lo..hi`` inclusive, shape ``[n, 1]``."""
-        return (lo + torch.floor(self.uniform(0.0, 1.0) * (hi - lo + 1))).clamp_max(hi)
-
-    def signs(self, k: int, p_plus: float = 0.5) -> torch.Tensor:
-        return torch.where(self.uniform(0.0, 1.0, k) < p_plus, 1.0, -1.0).double()
-
-
-def _noise_generator(seed: int) -> torch.Generator:
-    # A second stream, independent of the parameter block, so that the noise does not shift with n.
-    g = torch.Generator(device="cpu")
-    g.manual_seed((int(seed) * 6364136223846793005 + 1442695040888963407) % (2**63))
-    return g
-
-
 # --------------------------------------------------------------------------- random ellipses
 def random_ellipses(n: int, size: int = 128, seed: int = 0, *, min_ellipses: int = 3, max_ellipses: int = 10,
                     supersample: int = 2, dtype: torch.dtype = torch.float32,
