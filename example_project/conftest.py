@@ -2,19 +2,23 @@
 
 Every test in ``tests/test_stability.py`` is parametrized over the networks by id
 (``ell50``, ``deepmri``, ``dagan`` and ``cs``, the compressed-sensing baseline) through the
-``network`` fixture. The three fixtures the plugin's markers use follow from it:
+``network`` fixture. The fixtures the plugin's markers use follow from it:
 
-* ``reconstructor``: the trained network (weights from ``weights/``), or ``cs_baseline``;
+* ``reconstructor``: the trained network (weights from ``weights/``, or from the folder in the
+  environment variable ``EXAMPLE_WEIGHTS_DIR``), or ``cs_baseline`` for ``cs``;
 * ``operator``: the network's own modality at the rate it was trained for
   (Radon with 12 angles for ``ell50``, Cartesian Fourier at 33 % / 20 % for ``deepmri`` / ``dagan``;
   the CS row uses Deep MRI's operator, the paper's headline case);
 * ``reference_images``: Shepp-Logan plus two held-out images of the network's training family
-  (random ellipses for ``ell50``, textured phantoms otherwise), seeded, 64 x 64, values in [0, 1].
+  (random ellipses for ``ell50``, textured phantoms otherwise), seeded, 64 x 64, values in [0, 1];
+* ``cs_baseline``: this project's stable reference, TV (``zoo.cs_reference()``), instead of the
+  plugin's default l1-wavelet; the markers pass the same object as ``baseline=``.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from importlib import metadata
 
 import pytest
@@ -37,11 +41,13 @@ CS_LIKE = "deepmri"
 REFERENCE_SEED = 7
 #: Held-out images of the training family added to Shepp-Logan.
 N_FAMILY_IMAGES = 2
+#: Where the weights are read from (set EXAMPLE_WEIGHTS_DIR to test freshly trained ones).
+WEIGHTS_DIR = os.environ.get("EXAMPLE_WEIGHTS_DIR") or str(zoo.WEIGHTS_DIR)
 
 
 @functools.lru_cache(maxsize=None)
 def _network(name: str) -> torch.nn.Module:
-    return zoo.load_network(name)
+    return zoo.load_network(name, WEIGHTS_DIR)
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,6 +68,12 @@ def network(request: pytest.FixtureRequest) -> str:
             f"parametrize the 'network' fixture (indirect) with one of {', '.join((*zoo.NAMES, 'cs'))}, got {name!r}"
         )
     return name
+
+
+@pytest.fixture(scope="session")
+def cs_baseline():
+    """The project's stable reference: TV by Chambolle-Pock (see ``zoo.cs_reference``)."""
+    return zoo.cs_reference()
 
 
 @pytest.fixture
