@@ -1,14 +1,14 @@
 """Fixtures of the example stability suite: which network is tested, its operator, its images.
 
-Every test in ``tests/test_stability.py`` is parametrized over the networks by id
-(``ell50``, ``deepmri``, ``dagan`` and ``cs``, the compressed-sensing baseline) through the
-``network`` fixture. The fixtures the plugin's markers use follow from it:
+Every test in ``tests/test_stability.py`` is parametrized over the networks by id through the
+``network`` fixture: ``ell50``, ``deepmri``, ``dagan``, and ``cs-ell50``, ``cs-deepmri``,
+``cs-dagan``, the compressed-sensing reference on the same operator and images as that network.
+The fixtures the plugin's markers use follow from it:
 
 * ``reconstructor``: the trained network (weights from ``weights/``, or from the folder in the
-  environment variable ``EXAMPLE_WEIGHTS_DIR``), or ``cs_baseline`` for ``cs``;
+  environment variable ``EXAMPLE_WEIGHTS_DIR``), or ``cs_baseline`` for a ``cs-*`` row;
 * ``operator``: the network's own modality at the rate it was trained for
-  (Radon with 12 angles for ``ell50``, Cartesian Fourier at 33 % / 20 % for ``deepmri`` / ``dagan``;
-  the CS row uses Deep MRI's operator, the paper's headline case);
+  (Radon with 12 angles for ``ell50``, Cartesian Fourier at 33 % / 20 % for ``deepmri`` / ``dagan``);
 * ``reference_images``: Shepp-Logan plus two held-out images of the network's training family
   (random ellipses for ``ell50``, textured phantoms otherwise), seeded, 64 x 64, values in [0, 1];
 * ``cs_baseline``: this project's stable reference, TV (``zoo.cs_reference()``), instead of the
@@ -35,8 +35,9 @@ def _plugin_installed() -> bool:
 if not _plugin_installed():
     pytest_plugins = ["pytest_invstab.plugin"]
 
-#: Which trained network's operator and images the CS baseline row uses.
-CS_LIKE = "deepmri"
+#: Ids of the rows: the networks, then the CS reference on each network's data.
+CS_PREFIX = "cs-"
+IDS = (*zoo.NAMES, *(CS_PREFIX + name for name in zoo.NAMES))
 #: Seed of the held-out reference images (training uses 1000 and validation 1001).
 REFERENCE_SEED = 7
 #: Held-out images of the training family added to Shepp-Logan.
@@ -61,13 +62,16 @@ def _images(name: str) -> torch.Tensor:
 
 @pytest.fixture
 def network(request: pytest.FixtureRequest) -> str:
-    """The id of the network under test: parametrize with ``indirect=["network"]``."""
+    """The id of the row under test: parametrize with ``indirect=["network"]``."""
     name = getattr(request, "param", None)
-    if name not in (*zoo.NAMES, "cs"):
-        raise pytest.UsageError(
-            f"parametrize the 'network' fixture (indirect) with one of {', '.join((*zoo.NAMES, 'cs'))}, got {name!r}"
-        )
+    if name not in IDS:
+        raise pytest.UsageError(f"parametrize the 'network' fixture (indirect) with one of {', '.join(IDS)}, got {name!r}")
     return name
+
+
+def _data_of(network: str) -> str:
+    """The trained network whose operator and images a row uses (``cs-dagan`` -> ``dagan``)."""
+    return network.removeprefix(CS_PREFIX)
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +82,8 @@ def cs_baseline():
 
 @pytest.fixture
 def reconstructor(network: str, cs_baseline):
-    """The trained network ``f(y, op)`` (eval mode), or the CS baseline for ``network == "cs"``."""
-    if network == "cs":
+    """The trained network ``f(y, op)`` (eval mode), or the CS baseline for a ``cs-*`` row."""
+    if network.startswith(CS_PREFIX):
         return cs_baseline
     return _network(network)
 
@@ -87,10 +91,10 @@ def reconstructor(network: str, cs_baseline):
 @pytest.fixture
 def operator(network: str):
     """The measurement operator the network was trained for (its modality, 64 x 64, its rate)."""
-    return zoo.make_operator(CS_LIKE if network == "cs" else network)
+    return zoo.make_operator(_data_of(network))
 
 
 @pytest.fixture
 def reference_images(network: str) -> torch.Tensor:
     """``[3, 64, 64]`` in [0, 1]: Shepp-Logan and two held-out images of the training family."""
-    return _images(CS_LIKE if network == "cs" else network).clone()
+    return _images(_data_of(network)).clone()

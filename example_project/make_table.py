@@ -24,12 +24,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- invstab-table:start -->", "<!-- invstab-table:end -->"
-ORDER = ("ell50", "deepmri", "dagan", "cs")
+NETWORKS = ("ell50", "deepmri", "dagan")
+ORDER = tuple(row for name in NETWORKS for row in (name, f"cs-{name}"))  # each network next to TV on its data
 TITLES = {
-    "ell50": "ell50 (U-Net after FBP, ellipses)",
-    "deepmri": "deepmri (CNN cascade + data consistency)",
-    "dagan": "dagan (U-Net on zero-filled)",
-    "cs": "cs (TV, the stable reference)",
+    "ell50": "ell50 (U-Net after FBP, ellipses; Radon 12 angles)",
+    "deepmri": "deepmri (CNN cascade + data consistency; Fourier 33 %)",
+    "dagan": "dagan (U-Net on zero-filled; Fourier 20 %)",
+    **{f"cs-{name}": f"cs-{name} (TV on the same data)" for name in NETWORKS},
 }
 CHECKS = ("worst_case", "detail_recovery", "more_samples")
 
@@ -110,6 +111,8 @@ def psnr_table(nets: dict[str, dict[str, dict[str, Any]]]) -> str:
     """PSNR (dB) of each network against its rates, as multiples of the trained rate."""
     rows = ["| network | PSNR dB (CS) at each sampling rate; the trained rate in bold |", "| --- | --- |"]
     for name in _order(nets):
+        if name.startswith("cs-"):  # its numbers are the parentheses of its network's row
+            continue
         ms = nets[name].get("more_samples")
         if not ms or not ms.get("curves"):
             continue
@@ -126,14 +129,14 @@ def psnr_table(nets: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def training_table(weights_dir: Path = HERE / "weights") -> str:
-    rows = ["| network | parameters | training steps | training time (s) | validation PSNR dB (direct) |",
-            "| --- | ---: | ---: | ---: | --- |"]
-    for name in ORDER:
+    rows = ["| network | parameters | training steps | threads | training time (s) | validation PSNR dB (direct) |",
+            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for name in NETWORKS:
         path = weights_dir / f"{name}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
-        rows.append(f"| {name} | {r['parameters']} | {r['steps']} | {r['train_seconds']:.0f} | "
+        rows.append(f"| {name} | {r['parameters']} | {r['steps']} | {r.get('threads', '–')} | {r['train_seconds']:.0f} | "
                     f"{r['val_psnr_db']:.2f} ({r['val_psnr_direct_db']:.2f}) |")
     return "\n".join(rows)
 

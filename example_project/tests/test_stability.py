@@ -1,29 +1,31 @@
 """The stability suite of the example project: the three tests of Antun et al. (PNAS 2020).
 
-Each test runs one of the plugin's checks (its marker) for every network (the ``network``
-parameter; fixtures in ``conftest.py``): ``ell50``, ``deepmri``, ``dagan`` and ``cs``, the stable
-reference (TV, ``zoo.cs_reference()``), which every check also runs on the same data. A network
-that a check finds unstable is marked ``xfail(strict=True)`` with what was measured, so the
-suite is green exactly when the plugin detects what it should: an instability that disappears
-(XPASS) fails the run as loudly as a stable network that becomes unstable. The JSON report
-(``.invstab/report.json``) keeps every number and ``make_table.py`` turns it into README's table.
+Each test runs one of the plugin's checks (its marker) for every row (the ``network``
+parameter; fixtures in ``conftest.py``): the networks ``ell50``, ``deepmri`` and ``dagan``, and
+``cs-<network>``, the stable reference (TV, ``zoo.cs_reference()``) on that network's operator and
+images. Every check also runs TV on the same data (``baseline=CS``). A network that a check
+finds unstable is marked ``xfail(strict=True)`` with what was measured, so the suite is green
+exactly when the plugin detects what it should: an instability that disappears (XPASS) fails
+the run as loudly as a stable network that becomes unstable. The JSON report
+(``.invstab/report.json``) keeps every number; ``make_table.py`` turns it into README's tables.
 
 Thresholds follow from what the stable reference does on the same data, plus a margin
-(the numbers are measured by this suite; see README.md):
+(numbers measured by this suite; see README.md):
 
-* Tiny worst-case perturbations, eps = 1 % of ||x||. A stable method is not insensitive: the
-  worst perturbation of the TV baseline itself (the ``cs`` row) changes its output by about 4 %
-  of ||x|| on these operators (zero filling, for comparison, by exactly 1 %: A A* = I). A network
-  fails when its worst perturbation does 1.5 times that, an artifact above 0.06.
+* Tiny worst-case perturbations, eps = 1 % of ||x||. A stable method is not insensitive: TV's
+  own worst perturbation of 1 % (the ``cs-*`` rows) changes its output by 3.7 to 4.9 % of ||x||
+  on these operators (zero filling, for comparison, by exactly 1 %, as A A* = I). A network
+  fails when its worst perturbation does more than TV's worst plus 25 %: an artifact above 0.06.
 * Small structural changes: the card symbols at intensity 0.25 (a quarter of the [0, 1] range,
-  the contrast between tissues in these phantoms). At 64 x 64 px the 7-pixel symbols are hard
-  for every method (TV scores 0.2 to 0.5), so the score is judged against TV on the same
-  measurements: a network fails when it recovers the symbols worse than TV by more than 0.2, or
-  when they are all but gone (score below 0.1).
+  about the contrast between tissues in these phantoms). At 64 x 64 px the 7-pixel symbols are
+  hard for every method (TV scores 0.2 to 0.5), so a network is judged against TV on the same
+  measurements: it fails when it recovers the symbols worse than TV by more than 0.2, or when
+  they are all but gone (score below 0.1).
 * More samples: rates 0.5x to 3x the trained rate (nested masks and angle sets). PSNR must not
   fall by more than 1 dB from one rate to a larger one, and must gain at least 3 dB from the
-  trained rate to 3x it when TV gains that much (TV gains 9 dB or more here): a third of what the
-  stable method gains, so stagnation (the paper's third instability in its mild form) fails too.
+  trained rate to 3x it when TV gains that much (TV gains 8 dB or more here): a network that
+  gains less than about a third of what the stable method gains stagnates, the mild form of the
+  paper's third instability.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ CS = zoo.cs_reference()  # the stable reference, passed to every check as ``base
 
 # -- thresholds (where they come from: the module docstring) ------------------------------------
 EPS = 0.01  # perturbation size ||r|| / ||x|| (relative)
-MAX_ARTIFACT = 0.06  # largest relative artifact ||f(A(x+r)) - f(Ax)|| / ||x||: 1.5 x TV's own worst case
+MAX_ARTIFACT = 0.06  # largest relative artifact ||f(A(x+r)) - f(Ax)|| / ||x||: TV's own worst + 25 %
 DETAIL_INTENSITY = 0.25  # amplitude of the inserted symbols, image units (images are in [0, 1])
 MIN_RECOVERY = 0.1  # recovery score (1 = perfect, 0 = gone): the symbols must be there at all
 RECOVERY_MARGIN = 0.2  # ... and recovered at most this much worse than TV on the same data
 TOLERANCE_DB = 1.0  # largest allowed PSNR fall (dB) as the sampling rate grows
 REQUIRE_GAIN_DB = 3.0  # PSNR gain (dB) required from the trained rate to 3x it
-# The CS row differentiates through 400 TV iterations at every step of its search: a shorter
-# search (10 steps, one start) keeps the suite under 5 minutes on 2 cores.
+# A CS row differentiates through 400 TV iterations at every step of its search: 10 steps from
+# one start find 90-95 % of what the standard 40 steps x 3 starts find, in a tenth of the time.
 CS_SEARCH = dict(steps=10, restarts=1)
 
 
@@ -58,7 +60,8 @@ def case(name: str, unstable: str | None = None, **marks: dict) -> object:
 
 
 def trained(name: str) -> dict:
-    """The more-samples arguments of a trained network: its own rate is the trained rate."""
+    """More-samples arguments for network ``name``'s data: its rate is the trained rate (the CS
+    rows use the same grid, so their gain is measured over the same rates)."""
     return dict(trained_rate=zoo.trained_rate(name))
 
 
@@ -68,9 +71,11 @@ def trained(name: str) -> dict:
     [
         case("ell50"),
         case("deepmri"),
-        case("dagan", "DAGAN-like U-Net: a worst-case perturbation of 1 % of ||x|| gives an artifact of 0.09 "
+        case("dagan", "DAGAN-like U-Net: a worst-case perturbation of 1 % of ||x|| gives an artifact of 0.095 "
                       "(9x amplification; TV under the same perturbation: 0.01)"),
-        case("cs", stability=CS_SEARCH),
+        case("cs-ell50", stability=CS_SEARCH),
+        case("cs-deepmri", stability=CS_SEARCH),
+        case("cs-dagan", stability=CS_SEARCH),
     ],
     indirect=True,
 )
@@ -87,7 +92,9 @@ def test_tiny_worst_case_perturbation(network: str) -> None:
                       "(recovery 0.17; TV on the same sinogram 0.49)"),
         case("deepmri"),
         case("dagan"),
-        case("cs"),
+        case("cs-ell50"),
+        case("cs-deepmri"),
+        case("cs-dagan"),
     ],
     indirect=True,
 )
@@ -99,12 +106,14 @@ def test_small_structural_change(network: str) -> None:
 @pytest.mark.parametrize(
     "network",
     [
-        case("ell50", "Ell-50-like U-Net: PSNR stagnates as angles are added (+2 dB from 12 to 36 angles; TV +9 dB)",
+        case("ell50", "Ell-50-like U-Net: PSNR stagnates as angles are added (+2.1 dB from 12 to 36 angles; TV +7.9 dB)",
              more_samples=trained("ell50")),
         case("deepmri", more_samples=trained("deepmri")),
         case("dagan", "DAGAN-like U-Net: PSNR falls by 2 dB as k-space lines are added (20 % -> 61 %)",
              more_samples=trained("dagan")),
-        case("cs"),
+        case("cs-ell50", more_samples=trained("ell50")),
+        case("cs-deepmri", more_samples=trained("deepmri")),
+        case("cs-dagan", more_samples=trained("dagan")),
     ],
     indirect=True,
 )
