@@ -128,16 +128,14 @@ def item_markers(item: pytest.Item) -> dict[str, tuple[list[Any], dict[str, Any]
     Marks on the module, class and function are merged; the one closest to the test wins.
     """
     found: dict[str, tuple[list[Any], dict[str, Any]]] = {}
-    for name in CHECKS:
-        marks = list(item.iter_markers(name))
-        if not marks:
-            continue
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        for mark in reversed(marks):  # farthest first, so closer marks override
-            args.extend(mark.args)
-            kwargs.update(mark.kwargs)
-        found[name] = (args, kwargs)
+    # Module, then class, then function; within the function its decorators come before the
+    # marks of a pytest.param, which are closer to the test case and so must win.
+    for node in item.listchain():
+        for mark in node.own_markers:
+            if mark.name in CHECKS:
+                args, kwargs = found.setdefault(mark.name, ([], {}))
+                args.extend(mark.args)
+                kwargs.update(mark.kwargs)
     return found
 
 

@@ -188,3 +188,23 @@ def test_report_header_shows_resolved_settings(invstab_project: pytest.Pytester)
     invstab_project.makepyfile("def test_x(): pass")
     result = invstab_project.runpytest("--invstab-seed=4")
     result.stdout.fnmatch_lines(["invstab: device=cpu, seed=4, budget=quick, save=failed, results=*"])
+
+
+def test_marks_of_a_pytest_param_override_the_function_decorator(pytester: pytest.Pytester) -> None:
+    """The mark closest to the test case wins: a pytest.param's marks over the decorator's."""
+    pytester.makepyfile(
+        test_param_marks="""
+        import pytest
+        from pytest_invstab.plugin import item_markers
+
+        @pytest.mark.stability(eps=0.01, max_artifact=0.1)
+        @pytest.mark.parametrize("n", [pytest.param(1, marks=pytest.mark.stability(max_artifact=0.5)), 2])
+        def test_a(n, request):
+            kwargs = item_markers(request.node)["stability"][1]
+            assert kwargs["eps"] == 0.01
+            assert kwargs["max_artifact"] == (0.5 if n == 1 else 0.1)
+        """
+    )
+    # Without the plugin's hooks the marked tests only run their bodies, which inspect the merge.
+    result = pytester.runpytest("-p", "no:invstab", "-W", "ignore::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=2)
