@@ -64,6 +64,19 @@ invstab_size = 32
 invstab_budget = quick
 """
 
+# A test module with one stable check (zero-filled, tiny budget) and one failing one (planted).
+STABLE_AND_UNSTABLE = """
+import pytest
+
+@pytest.mark.stability(baseline=None, steps=2, restarts=1)
+def test_stable():
+    pass
+
+@pytest.mark.stability(reconstructor="planted", baseline=None)
+def test_unstable():
+    pass
+"""
+
 PROJECT_CONFTEST = '''
 import pytest
 import torch

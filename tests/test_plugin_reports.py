@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import STABLE_AND_UNSTABLE
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
 
@@ -74,17 +75,7 @@ def test_ini_operator_choice_and_sizes(pytester: pytest.Pytester):
 # -- reports -------------------------------------------------------------------------------------
 def test_json_and_html_reports_hold_every_check(invstab_project: pytest.Pytester):
     invstab_project.makepyfile(
-        test_reports="""
-        import pytest
-
-        @pytest.mark.stability(baseline=None, steps=2, restarts=1)
-        def test_stable():
-            pass
-
-        @pytest.mark.stability(reconstructor="planted", baseline=None)
-        def test_unstable():
-            pass
-        """
+        test_reports=STABLE_AND_UNSTABLE
     )
     result = invstab_project.runpytest("--invstab-report=out/r.json", "--invstab-html=out/page.html")
     result.assert_outcomes(passed=1, failed=1)

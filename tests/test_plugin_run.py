@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import STABLE_AND_UNSTABLE
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestAssertRewriteWarning")
 
@@ -228,17 +229,7 @@ def test_unsafe_test_ids_get_safe_distinct_folders(invstab_project: pytest.Pytes
 
 def test_save_modes_and_stale_folders(invstab_project: pytest.Pytester):
     invstab_project.makepyfile(
-        test_save="""
-        import pytest
-
-        @pytest.mark.stability(baseline=None, steps=2, restarts=1)
-        def test_stable():
-            pass
-
-        @pytest.mark.stability(reconstructor="planted", baseline=None)
-        def test_unstable():
-            pass
-        """
+        test_save=STABLE_AND_UNSTABLE
     )
     results = invstab_project.path / ".invstab"
     invstab_project.runpytest("--invstab-save=all").assert_outcomes(passed=1, failed=1)
