@@ -19,124 +19,27 @@ from ..budget import Budget, get_budget
 from ..errors import InvalidInputError
 from ..operators.base import LinearOperator, real_dtype_of
 from ..reconstructor import describe_model, frozen, reconstruct
+from ..validate import (  # noqa: F401 - re-exported for the checks
+    Reconstructor,
+    as_image_batch,
+    check_operator,
+    check_reconstructor,
+    check_seed,
+    choice,
+    positive,
+    positive_int,
+)
 from ..result import CheckResult
-
-Reconstructor = Callable[[torch.Tensor, LinearOperator], torch.Tensor]
-
-
-# -- inputs ------------------------------------------------------------------------------
-def check_operator(op: Any) -> LinearOperator:
-    """``op`` must be a ``LinearOperator`` of this package."""
-    if not isinstance(op, LinearOperator):
-        raise InvalidInputError(
-            f"operator must be a pytest_invstab.operators.LinearOperator, got {type(op).__name__}; "
-            "build one with FourierOperator(...), RadonOperator(...) or MatrixOperator(matrix, image_shape)"
-        )
-    return op
-
-
-def check_reconstructor(f: Any) -> Reconstructor:
-    if not callable(f):
-        raise InvalidInputError(
-            f"reconstructor must be a callable f(y, op) -> image (or a torch.nn.Module), got {type(f).__name__}"
-        )
-    return f
-
-
-def as_image_batch(images: Any, op: LinearOperator, *, name: str = "images") -> torch.Tensor:
-    """Validate reference images and return them as ``[B, *op.image_shape]`` on the operator's device.
-
-    Rule for the batch dimension: a tensor whose shape *equals* ``op.image_shape`` is one image
-    and gets a batch dimension of 1; otherwise the first dimension is the batch. Integer and
-    other floating dtypes are converted to the operator's dtype; real images stay real (a
-    complex operator casts them itself), complex images need a complex operator. Every image
-    must be finite and non-zero (relative metrics divide by ``||x||``).
-    """
-    if not isinstance(images, torch.Tensor):
-        try:
-            import numpy as np
-
-            if isinstance(images, np.ndarray):
-                images = torch.as_tensor(images)
-        except ImportError:  # pragma: no cover - numpy is a dependency
-            pass
-    if not isinstance(images, torch.Tensor):
-        raise InvalidInputError(f"{name} must be a torch.Tensor of shape [B, H, W], got {type(images).__name__}")
-    shape = tuple(op.image_shape)
-    if tuple(images.shape) == shape:
-        images = images[None]
-    if images.dim() != len(shape) + 1 or tuple(images.shape[1:]) != shape:
-        raise InvalidInputError(
-            f"{name} must have shape [B, {', '.join(map(str, shape))}] (or [{', '.join(map(str, shape))}] "
-            f"for one image) to match the operator, got {list(images.shape)}; resize them or build the "
-            f"operator at their size"
-        )
-    if images.shape[0] == 0:
-        raise InvalidInputError(f"{name} is an empty batch; pass at least one image")
-    if images.is_complex():
-        if not op.complex_images:
-            raise InvalidInputError(
-                f"{name} are complex but {type(op).__name__} takes real images; pass images.abs() or images.real"
-            )
-        images = images.to(op.image_dtype)
-    elif images.is_floating_point() or images.dtype in (torch.bool, torch.uint8, torch.int8, torch.int16,
-                                                          torch.int32, torch.int64):
-        images = images.to(op.dtype)
-    else:  # pragma: no cover - exotic dtypes
-        raise InvalidInputError(f"{name} have unsupported dtype {images.dtype}; use float32 or float64")
-    images = images.to(op.device)
-    if not torch.isfinite(images).all():
-        raise InvalidInputError(f"{name} contain NaN or Inf values; clean them before the check")
-    zero = images.reshape(images.shape[0], -1).norm(dim=1) == 0
-    if zero.any():
-        idx = zero.nonzero().flatten().tolist()
-        raise InvalidInputError(
-            f"{name} {idx} are all zero; relative metrics divide by ||x||, so pass non-zero images"
-        )
-    return images
-
-
-def positive(name: str, value: Any, *, allow_zero: bool = False, unit: str = "") -> float:
-    """A finite positive real number (``allow_zero``: >= 0), else an ``InvalidInputError`` naming it."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok:
-        ok = float(value) >= 0 if allow_zero else float(value) > 0
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        unit = f" ({unit})" if unit else ""
-        raise InvalidInputError(f"{name} must be a finite number {bound}{unit}, got {value!r}")
-    return float(value)
-
-
-def positive_int(name: str, value: Any, default: int) -> int:
-    """``value`` if given (an int >= 1), else ``default``."""
-    if value is None:
-        return int(default)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
-        raise InvalidInputError(f"{name} must be an integer >= 1 (or None for the budget's default), got {value!r}")
-    return int(value)
-
-
-def check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
-def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise InvalidInputError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
-    return value
-
-
-def resolve_budget(budget: "str | Budget | None") -> Budget:
-    """A ``Budget`` from its name ('quick', 'standard', 'thorough') or itself."""
-    return get_budget(budget)
 
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (the only source of randomness)."""
     return torch.Generator(device=torch.device(device)).manual_seed(int(seed))
+
+
+def resolve_budget(budget: "str | Budget | None") -> Budget:
+    """A ``Budget`` from its name ('quick', 'standard', 'thorough') or itself."""
+    return get_budget(budget)
 
 
 # -- baseline -----------------------------------------------------------------------------
