@@ -17,8 +17,19 @@ from .errors import InvalidInputError, ReconstructorError
 from .operators.base import LinearOperator
 
 
+#: The one message for a reconstructor a gradient search cannot differentiate (attacks use it too).
+NOT_DIFFERENTIABLE = (
+    "the reconstructor's output does not depend differentiably on its input (numpy, .detach(), "
+    "or torch.no_grad inside?); the worst-case search needs gradients: write the forward pass in "
+    "torch operations, or use method='random' for a gradient-free search"
+)
+
+
 @runtime_checkable
 class Reconstructor(Protocol):
+    """What a check attacks: ``f(y, op) -> image``, ``y`` ``[B, *op.measurement_shape]`` to
+    ``[B, *op.image_shape]`` (any callable with this signature, e.g. a ``torch.nn.Module``)."""
+
     def __call__(self, y: torch.Tensor, op: LinearOperator) -> torch.Tensor: ...
 
 
@@ -106,7 +117,7 @@ def reconstruct(f: Callable, y: torch.Tensor, op: LinearOperator, *, need_grad_w
         raise
     except (TypeError, RuntimeError) as exc:
         if need_grad_wrt is not None and "numpy" in str(exc).lower():
-            raise ReconstructorError(_NOT_DIFFERENTIABLE) from exc
+            raise ReconstructorError(NOT_DIFFERENTIABLE) from exc
         raise
     if not isinstance(out, torch.Tensor):
         raise ReconstructorError(
@@ -129,12 +140,5 @@ def reconstruct(f: Callable, y: torch.Tensor, op: LinearOperator, *, need_grad_w
             "input normalisation (the check cannot judge a non-finite reconstruction)"
         )
     if need_grad_wrt is not None and not out.requires_grad:
-        raise ReconstructorError(_NOT_DIFFERENTIABLE)
+        raise ReconstructorError(NOT_DIFFERENTIABLE)
     return out
-
-
-_NOT_DIFFERENTIABLE = (
-    "the reconstructor's output does not depend differentiably on its input (numpy, .detach(), "
-    "or torch.no_grad inside?); the worst-case search needs gradients: write the forward pass in "
-    "torch operations, or use method='random' for a gradient-free search"
-)

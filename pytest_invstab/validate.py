@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .errors import InvalidInputError
 from .operators.base import LinearOperator
-
-Reconstructor = Callable[[torch.Tensor, LinearOperator], torch.Tensor]
+from .reconstructor import Reconstructor
 
 
 def check_operator(op: Any) -> LinearOperator:

@@ -14,6 +14,7 @@ from pytest_invstab.errors import InvalidInputError, ReconstructorError
 from pytest_invstab.images import shepp_logan
 from pytest_invstab.operators import MatrixOperator
 from pytest_invstab.operators.fourier import FourierOperator
+from pytest_invstab.tensors import batch_norm
 
 N = 32
 
@@ -115,8 +116,8 @@ def test_budgeted_search_reaches_sigma_max_of_a_linear_reconstructor(case, domai
     sigma = exact_sigma(f, op, images, domain)
     eps = 0.01
     res = attacks.budgeted_search(f, op, images, eps=eps, domain=domain, seed=1)
-    ref = attacks._bnorm(images if domain == "image" else op(images))
-    ratio = res.artifact * attacks._bnorm(images) / (eps * ref * sigma)
+    ref = batch_norm(images if domain == "image" else op(images))
+    ratio = res.artifact * batch_norm(images) / (eps * ref * sigma)
     assert res.evaluations == attacks.DEFAULT_STEPS * attacks.DEFAULT_RESTARTS
     assert torch.all(ratio >= 0.99), ratio
     assert torch.all(ratio <= 1 + 1e-4), ratio
@@ -140,7 +141,7 @@ def test_back_projection_worst_case_is_exactly_eps(fourier, images):
     res = attacks.budgeted_search(f, fourier, images, eps=0.02, steps=10, restarts=1)
     assert torch.allclose(res.artifact, torch.full((2,), 0.02), rtol=1e-3)
     res = attacks.budgeted_search(f, fourier, images, eps=0.02, domain="measurements", steps=2, restarts=1)
-    expected = 0.02 * attacks._bnorm(fourier(images)) / attacks._bnorm(images)
+    expected = 0.02 * batch_norm(fourier(images)) / batch_norm(images)
     assert torch.allclose(res.artifact, expected, rtol=1e-4)
 
 
@@ -347,7 +348,7 @@ def test_gaussian_ball_fraction_and_clopper_pearson(fourier, images):
 def test_gaussian_like_matches_the_sampled_energy_fraction(fourier, images):
     """White noise keeps a share rate of its energy under A*A: artifact ~ eps sqrt(rate)."""
     f = lambda y, op: op.adjoint(y)
-    r = 0.05 * attacks._bnorm(images)[:, None, None] * torch.randn(images.shape, generator=torch.Generator().manual_seed(2)) / N
+    r = 0.05 * batch_norm(images)[:, None, None] * torch.randn(images.shape, generator=torch.Generator().manual_seed(2)) / N
     art = attacks.gaussian_like(f, fourier, images, r, seed=3)
     expected = 0.05 * math.sqrt(fourier.rate)
     assert torch.allclose(art, torch.full((2,), expected), rtol=0.1)

@@ -1,0 +1,100 @@
+"""The map under attack, ``p -> f(A(x + p))`` or ``p -> f(y + p)``, and the pieces every search uses.
+
+``Problem`` caches the clean reconstruction ``f(A x)`` and the reference norms; ``to_radius``
+projects onto a sphere per image; ``gradient`` differentiates with respect to the perturbation
+only; ``check_finite`` turns a device-side finiteness flag into a clear error.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import InvalidInputError, ReconstructorError
+from ..operators.base import LinearOperator
+from ..reconstructor import NOT_DIFFERENTIABLE, Reconstructor, reconstruct
+from ..tensors import batch_norm, batch_view, sq_norm
+
+
+class Problem:
+    """``p -> f(A(x + p))`` (image domain) or ``p -> f(y + p)`` (measurements), with ``f(y)`` cached.
+
+    Construction runs ``f`` once on the clean data (validated, no grad). ``output`` validates its
+    first call only (shape, finite, differentiable); later calls skip the checks, which would cost
+    a host sync per step: searches accumulate a finiteness flag on the device instead.
+    """
+
+    def __init__(self, f: Reconstructor, op: LinearOperator, x: torch.Tensor, domain: str):
+        self.f, self.op, self.domain, self.x = f, op, domain, x
+        with torch.no_grad():
+            self.y = op(x)
+            self.clean = reconstruct(f, self.y, op).detach()
+        self.x_norm = batch_norm(x).to(op.dtype)
+        self.y_norm = batch_norm(self.y).to(op.dtype)
+        base = x if domain == "image" else self.y
+        self.ref_norm = self.x_norm if domain == "image" else self.y_norm
+        if bool((self.x_norm == 0).any()) or bool((self.ref_norm == 0).any()):
+            what = "images" if bool((self.x_norm == 0).any()) else "measurements y = A x"
+            raise InvalidInputError(
+                f"some {what} are all zero; sizes and artifacts are relative to ||x|| and ||y||, "
+                "so pass images whose measurements are not zero"
+            )
+        self.shape, self.dtype = tuple(base.shape), base.dtype
+        self.batch, self.device = x.shape[0], x.device
+        self._checked = False
+        self.evaluations = 0
+
+    def measurements(self, p: torch.Tensor) -> torch.Tensor:
+        # image-domain perturbations are added to x (not y) so that r keeps x's dtype
+        return self.op(self.x + p) if self.domain == "image" else self.y + p
+
+    def output(self, p: torch.Tensor) -> torch.Tensor:
+        y = self.measurements(p)
+        self.evaluations += 1
+        if not self._checked:
+            self._checked = True
+            return reconstruct(self.f, y, self.op, need_grad_wrt=p if p.requires_grad else None)
+        return self.f(y, self.op)
+
+    def sq_dist(self, out: torch.Tensor) -> torch.Tensor:
+        """``||out - f(y)||^2`` per image, ``[B]``."""
+        return sq_norm(out - self.clean)
+
+    def artifact(self, sq: torch.Tensor) -> torch.Tensor:
+        """``||f(.) - f(y)|| / ||x||`` from the squared distance, ``[B]``."""
+        return sq.clamp_min(0).sqrt() / self.x_norm
+
+    def random(self, gen: torch.Generator, kind: str = "gaussian") -> torch.Tensor:
+        """Random tensor of the perturbation's shape and dtype (complex: independent real and imaginary parts)."""
+        draw = torch.randn if kind == "gaussian" else torch.rand
+        t = draw(self.shape, generator=gen, device=self.device, dtype=self.op.dtype)
+        if self.dtype.is_complex:
+            t = torch.complex(t, draw(self.shape, generator=gen, device=self.device, dtype=self.op.dtype))
+        return t
+
+
+def to_radius(t: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """``t`` rescaled so that each image has norm ``radius`` ``[B]``."""
+    return t * batch_view(radius / batch_norm(t).clamp_min(torch.finfo(radius.dtype).tiny), t)
+
+
+def check_finite(finite: torch.Tensor) -> None:
+    """Raise if the search's accumulated finiteness flag (a 0-d bool tensor) is False."""
+    if not bool(finite):
+        raise ReconstructorError(
+            "the reconstructor returned NaN or Inf values on a perturbed input during the search; "
+            "check the model's weights and its input normalisation (or lower eps)"
+        )
+
+
+def gradient(loss: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """d loss / d p, with torch's errors about missing graphs turned into a ReconstructorError."""
+    try:
+        (g,) = torch.autograd.grad(loss, p, allow_unused=True)
+    except RuntimeError as exc:  # e.g. "element 0 of tensors does not require grad"
+        raise ReconstructorError(NOT_DIFFERENTIABLE) from exc
+    if g is None:
+        raise ReconstructorError(NOT_DIFFERENTIABLE)
+    return g
+
+
+__all__ = ["Problem", "check_finite", "gradient", "to_radius"]
