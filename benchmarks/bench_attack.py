@@ -159,14 +159,15 @@ def bench_step_cost(repeats: int, steps: int) -> float:
 
 # -- 2. step rules ----------------------------------------------------------------------------------
 def _alt_search(rule: str, f, op, x, eps: float, steps: int, seed: int) -> torch.Tensor:
-    """Alternative step rules (one restart), for comparison with attacks._ascend. Returns the best artifact."""
-    from pytest_invstab.attacks import _bdot, _bnorm, _bview, _Problem
+    """Alternative step rules (one restart), for comparison with attacks.budgeted's ascent. Returns the best artifact."""
+    from pytest_invstab.attacks.problem import Problem, to_radius
+    from pytest_invstab.tensors import batch_norm, batch_view
 
     gen = torch.Generator().manual_seed(seed)
     with frozen(f), torch.enable_grad():
-        prob = _Problem(f, op, x, "image")
+        prob = Problem(f, op, x, "image")
         rad = eps * prob.ref_norm
-        p = prob.to_radius(prob.random(gen), rad).requires_grad_(True)
+        p = to_radius(prob.random(gen), rad).requires_grad_(True)
         m = torch.zeros_like(p)
         v = torch.zeros(p.shape, dtype=rad.dtype)
         best = torch.zeros_like(rad)
@@ -176,19 +177,18 @@ def _alt_search(rule: str, f, op, x, eps: float, steps: int, seed: int) -> torch
             (g,) = torch.autograd.grad(0.5 * sq.sum(), p)
             with torch.no_grad():
                 if rule == "power":
-                    p.copy_(prob.to_radius(g, rad))
+                    p.copy_(to_radius(g, rad))
                     continue
                 if rule == "pga":
                     a = 0.5 * (0.15 + 0.85 * 0.5 * (1 + math.cos(math.pi * k / max(1, steps - 1))))
-                    q = p + g * _bview(a * rad / _bnorm(g), g)
+                    q = p + g * batch_view(a * rad / batch_norm(g), g)
                 else:  # adam, learning rate 0.1 radius per step (rms-normalised)
                     m.mul_(0.9).add_(g, alpha=0.1)
                     v.mul_(0.999).add_(g.abs().square(), alpha=0.001)
                     mh, vh = m / (1 - 0.9 ** (k + 1)), v / (1 - 0.999 ** (k + 1))
                     lr = 0.1 * rad / math.sqrt(p[0].numel())
-                    q = p + _bview(lr, g) * mh / (vh.sqrt() + 1e-12)
-                p.copy_(q * _bview((rad / _bnorm(q)).clamp(max=1), q))
-        del _bdot
+                    q = p + batch_view(lr, g) * mh / (vh.sqrt() + 1e-12)
+                p.copy_(q * batch_view((rad / batch_norm(q)).clamp(max=1), q))
     return prob.artifact(best)
 
 

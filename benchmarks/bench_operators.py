@@ -48,12 +48,12 @@ def main() -> None:
     from skimage.transform import iradon, radon
 
     from pytest_invstab.operators import FourierOperator, RadonOperator, centred_fft2, centred_ifft2
-    from pytest_invstab.operators.radon import _CACHE
+    from pytest_invstab.operators.radon_matrices import clear_cache
 
     n, na, reps = args.size, args.angles, args.repeats
     print(f"# torch {torch.__version__}, threads {torch.get_num_threads()}, size {n}, angles {na}")
 
-    _CACHE.clear()
+    clear_cache()
     t0 = time.perf_counter()
     op = RadonOperator(n, na)
     build = time.perf_counter() - t0

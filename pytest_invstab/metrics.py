@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .tensors import magnitude
+
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1)
@@ -24,13 +26,9 @@ def relative_error(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Ten
     return norms(estimate - reference) / norms(reference).clamp_min(torch.finfo(norms(reference).dtype).tiny)
 
 
-def _magnitude(t: torch.Tensor) -> torch.Tensor:
-    return t.abs() if t.is_complex() else t
-
-
 def psnr(estimate: torch.Tensor, reference: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
     """PSNR in dB: 10 log10(peak^2 / MSE), peak = ``data_range`` or max|reference| per image."""
-    est, ref = _magnitude(estimate), _magnitude(reference)
+    est, ref = magnitude(estimate), magnitude(reference)
     mse = ((est - ref) ** 2).reshape(est.shape[0], -1).mean(1)
     peak = torch.full_like(mse, float(data_range)) if data_range is not None else _flat(ref).abs().amax(1)
     return 10 * torch.log10(peak**2 / mse.clamp_min(1e-30))
@@ -49,7 +47,7 @@ def ssim(estimate: torch.Tensor, reference: torch.Tensor, data_range: float | No
 
     ``data_range`` defaults to max - min of each reference image.
     """
-    est, ref = _magnitude(estimate)[:, None], _magnitude(reference)[:, None]
+    est, ref = magnitude(estimate)[:, None], magnitude(reference)[:, None]
     if data_range is None:
         dr = (_flat(ref).amax(1) - _flat(ref).amin(1)).clamp_min(1e-12)
     else:

@@ -9,7 +9,7 @@ import torch
 
 from pytest_invstab.errors import InvalidInputError
 from pytest_invstab.operators import RadonOperator, angle_weights, default_detectors, full_angle_count
-from pytest_invstab.operators.radon import radon_matrices
+from pytest_invstab.operators.radon_matrices import radon_matrices
 
 # (intensity, a, b, x0, y0, phi in degrees): modified Shepp-Logan (Toft), 10 ellipses
 SHEPP_LOGAN = [
@@ -112,7 +112,7 @@ def test_matrix_rows_match_a_loop_implementation_of_joseph():
     n = 12
     angles = torch.tensor([0.0, 0.2, math.pi / 4, 1.1, math.pi / 2, 2.3, 3.0], dtype=torch.float64)
     op = RadonOperator(n, angles, dtype=torch.float64)
-    dense = op._A.to_dense()
+    dense = op.matrices[0].to_dense()
     s = detector_positions(op)
     for a, th in enumerate(angles.tolist()):
         for k in range(op.n_detectors):
@@ -233,11 +233,11 @@ def test_at_rate_gives_nested_near_uniform_angle_sets():
 
 def test_matrices_are_cached_per_geometry_device_and_dtype():
     a, b = RadonOperator(24, 9), RadonOperator(24, 9)
-    assert a._A is b._A and a._AT is b._AT
-    assert a._A.layout == torch.sparse_csr and a._A.crow_indices().dtype == torch.int32
-    assert a._A.col_indices().dtype == torch.int32
-    assert RadonOperator(24, 9, dtype=torch.float64)._A is not a._A
-    assert RadonOperator(24, 10)._A is not a._A
+    assert a.matrices[0] is b.matrices[0] and a.matrices[1] is b.matrices[1]
+    assert a.matrices[0].layout == torch.sparse_csr and a.matrices[0].crow_indices().dtype == torch.int32
+    assert a.matrices[0].col_indices().dtype == torch.int32
+    assert RadonOperator(24, 9, dtype=torch.float64).matrices[0] is not a.matrices[0]
+    assert RadonOperator(24, 10).matrices[0] is not a.matrices[0]
     A, AT = radon_matrices(24, a.angles, a.n_detectors, torch.device("cpu"), torch.float64)
     assert torch.allclose(A.to_dense().T, AT.to_dense())
 

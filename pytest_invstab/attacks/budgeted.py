@@ -16,7 +16,7 @@ from ..operators.base import LinearOperator
 from ..reconstructor import Reconstructor, frozen, reconstruct
 from ..tensors import batch_norm, batch_view, real_dot
 from .inputs import check_eps, check_inputs, count, jsonable_eps
-from .problem import Problem, check_finite, gradient, to_radius
+from .problem import Best, Problem, check_finite, gradient, to_radius
 from .results import AttackResult
 
 #: Default budget of ``budgeted_search`` at budget "standard" (scaled by ``budget.steps``/``restarts``):
@@ -67,8 +67,7 @@ def budgeted_search(
     with frozen(f), torch.enable_grad():
         prob = Problem(f, op, x, domain)
         radius = eps_t * prob.ref_norm
-        best_sq = torch.full((prob.batch,), -1.0, dtype=op.dtype, device=x.device)
-        best_p = torch.zeros(prob.shape, dtype=prob.dtype, device=x.device)
+        best = Best(prob)
         finite = torch.ones((), dtype=torch.bool, device=x.device)
         per_restart = []
         n_power = max(1, int(round(_POWER_SHARE * steps)))
@@ -77,26 +76,13 @@ def budgeted_search(
             sq, p, fin = _ascend(prob, start, radius, n_power, steps - n_power)
             finite &= fin
             per_restart.append(prob.artifact(sq))
-            better = sq > best_sq
-            best_sq = torch.where(better, sq, best_sq)
-            best_p = torch.where(batch_view(better, best_p), p, best_p)
+            best.update(sq, p)
         check_finite(finite)
         with torch.no_grad():
-            perturbed = reconstruct(f, prob.measurements(best_p), op).detach()
-    sq = prob.sq_dist(perturbed)
-    return AttackResult(
-        method="budgeted",
-        domain=domain,
-        perturbation=best_p,
-        size=batch_norm(best_p) / prob.ref_norm,
-        artifact=prob.artifact(sq),
-        clean=prob.clean,
-        perturbed=perturbed,
-        evaluations=prob.evaluations,
-        seed=int(seed),
-        restart_artifacts=torch.stack(per_restart),
-        settings={"eps": jsonable_eps(eps), "steps": steps, "restarts": restarts, "budget": b.name},
-    )
+            perturbed = reconstruct(f, prob.measurements(best.p), op).detach()
+    return prob.result("budgeted", best, perturbed, prob.sq_dist(perturbed), seed=seed,
+                       restart_artifacts=torch.stack(per_restart),
+                       settings={"eps": jsonable_eps(eps), "steps": steps, "restarts": restarts, "budget": b.name})
 
 
 def _ascend(prob: Problem, start: torch.Tensor, radius: torch.Tensor, n_power: int, n_pga: int):
@@ -120,8 +106,7 @@ def _ascend(prob: Problem, start: torch.Tensor, radius: torch.Tensor, n_power: i
     tiny = torch.finfo(radius.dtype).tiny
     p = start.clone().requires_grad_(True)
     prev = torch.zeros_like(start)
-    best_sq = torch.full_like(radius, -1.0)
-    best_p = start.clone()
+    best = Best(prob, start=start)
     finite = torch.ones((), dtype=torch.bool, device=start.device)
     switch, steps = n_power, n_power + n_pga
     for k in range(steps):
@@ -130,9 +115,7 @@ def _ascend(prob: Problem, start: torch.Tensor, radius: torch.Tensor, n_power: i
         with torch.no_grad():
             sq_d = sq.detach()
             finite &= torch.isfinite(sq_d).all()
-            better = sq_d > best_sq
-            best_sq = torch.where(better, sq_d, best_sq)
-            best_p = torch.where(batch_view(better, best_p), p, best_p)
+            best.update(sq_d, p)
         if k == steps - 1:
             break  # the last gradient would not be used
         g = gradient(0.5 * sq.sum(), p)
@@ -149,7 +132,7 @@ def _ascend(prob: Problem, start: torch.Tensor, radius: torch.Tensor, n_power: i
                 a = _PGA_STEP * (_PGA_FLOOR + (1 - _PGA_FLOOR) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
                 q = p + g * batch_view(a * radius / batch_norm(g).clamp_min(tiny), g)
                 p.copy_(q * batch_view((radius / batch_norm(q).clamp_min(tiny)).clamp(max=1.0), q))
-    return best_sq, best_p, finite
+    return best.sq, best.p, finite
 
 
 __all__ = ["DEFAULT_RESTARTS", "DEFAULT_STEPS", "budgeted_search"]

@@ -10,9 +10,8 @@ import torch
 from ..budget import Budget, get_budget
 from ..operators.base import LinearOperator
 from ..reconstructor import Reconstructor, frozen
-from ..tensors import batch_norm, batch_view
 from .inputs import check_eps, check_inputs, count, jsonable_eps
-from .problem import Problem, check_finite, to_radius
+from .problem import Best, Problem, check_finite, to_radius
 from .results import AttackResult
 
 #: Default number of random directions of ``random_search`` (budget "standard").
@@ -44,33 +43,17 @@ def random_search(
     with frozen(f), torch.no_grad():
         prob = Problem(f, op, x, domain)
         radius = eps_t * prob.ref_norm
-        best_sq = torch.full((prob.batch,), -1.0, dtype=op.dtype, device=x.device)
-        best_p = torch.zeros(prob.shape, dtype=prob.dtype, device=x.device)
-        best_out = prob.clean.clone()
+        best = Best(prob, keep_output=True)
         finite = torch.ones((), dtype=torch.bool, device=x.device)
         for _ in range(draws):
             p = to_radius(prob.random(gen), radius)
             out = prob.output(p)
             sq = prob.sq_dist(out)
             finite &= torch.isfinite(sq).all()
-            better = sq > best_sq
-            best_sq = torch.where(better, sq, best_sq)
-            best_p = torch.where(batch_view(better, best_p), p, best_p)
-            best_out = torch.where(batch_view(better, best_out), out, best_out)
+            best.update(sq, p, out)
         check_finite(finite)
-    return AttackResult(
-        method="random",
-        domain=domain,
-        perturbation=best_p,
-        size=batch_norm(best_p) / prob.ref_norm,
-        artifact=prob.artifact(best_sq),
-        clean=prob.clean,
-        perturbed=best_out,
-        evaluations=prob.evaluations,
-        seed=int(seed),
-        restart_artifacts=prob.artifact(best_sq)[None],
-        settings={"eps": jsonable_eps(eps), "draws": draws, "budget": b.name},
-    )
+    return prob.result("random", best, best.out, best.sq, seed=seed, restart_artifacts=prob.artifact(best.sq)[None],
+                       settings={"eps": jsonable_eps(eps), "draws": draws, "budget": b.name})
 
 
 __all__ = ["DEFAULT_DRAWS", "random_search"]

@@ -13,6 +13,7 @@ from ..errors import InvalidInputError, ReconstructorError
 from ..operators.base import LinearOperator
 from ..reconstructor import NOT_DIFFERENTIABLE, Reconstructor, reconstruct
 from ..tensors import batch_norm, batch_view, sq_norm
+from .results import AttackResult
 
 
 class Problem:
@@ -71,6 +72,41 @@ class Problem:
             t = torch.complex(t, draw(self.shape, generator=gen, device=self.device, dtype=self.op.dtype))
         return t
 
+    def result(self, method: str, best: "Best", perturbed: torch.Tensor, sq: torch.Tensor, *, seed: int,
+               restart_artifacts: torch.Tensor, settings: dict) -> AttackResult:
+        """The ``AttackResult`` of perturbation ``best.p`` with output ``perturbed`` at squared distance ``sq``."""
+        return AttackResult(
+            method=method,
+            domain=self.domain,
+            perturbation=best.p,
+            size=batch_norm(best.p) / self.ref_norm,
+            artifact=self.artifact(sq),
+            clean=self.clean,
+            perturbed=perturbed,
+            evaluations=self.evaluations,
+            seed=int(seed),
+            restart_artifacts=restart_artifacts,
+            settings=settings,
+        )
+
+
+class Best:
+    """Each image's worst perturbation so far: squared distance ``sq`` ``[B]`` (-1 before the
+    first update), perturbation ``p`` (zeros, or ``start``) and, with ``keep_output``, its output."""
+
+    def __init__(self, prob: Problem, start: torch.Tensor | None = None, keep_output: bool = False):
+        self.sq = torch.full((prob.batch,), -1.0, dtype=prob.op.dtype, device=prob.device)
+        self.p = start.clone() if start is not None else torch.zeros(prob.shape, dtype=prob.dtype, device=prob.device)
+        self.out = prob.clean.clone() if keep_output else None
+
+    def update(self, sq: torch.Tensor, p: torch.Tensor, out: torch.Tensor | None = None) -> None:
+        """Keep ``p`` (and ``out``) for the images where ``sq`` beats the best so far."""
+        better = sq > self.sq
+        self.sq = torch.where(better, sq, self.sq)
+        self.p = torch.where(batch_view(better, self.p), p, self.p)
+        if self.out is not None and out is not None:
+            self.out = torch.where(batch_view(better, self.out), out, self.out)
+
 
 def to_radius(t: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     """``t`` rescaled so that each image has norm ``radius`` ``[B]``."""
@@ -97,4 +133,4 @@ def gradient(loss: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return g
 
 
-__all__ = ["Problem", "check_finite", "gradient", "to_radius"]
+__all__ = ["Best", "Problem", "check_finite", "gradient", "to_radius"]

@@ -15,7 +15,7 @@ import torch
 from ..errors import InvalidInputError
 from ..operators.base import LinearOperator
 from . import fista, tv
-from .wavelets import Wavelet2D, _filters
+from .wavelets import Wavelet2D, wavelet_filters
 
 METHODS = ("l1-wavelet", "tv")
 
@@ -57,7 +57,7 @@ class CSBaseline:
         self.iters = fista.check_iters(iters, default_iters)
         self.wavelet = wavelet
         self.levels = levels
-        _filters(wavelet)  # an unknown or non-orthogonal wavelet fails here, not at the first call
+        wavelet_filters(wavelet)  # an unknown or non-orthogonal wavelet fails here, not at the first call
         self._wavelets: dict[tuple[Any, ...], Wavelet2D] = {}
 
     def _wavelet_for(self, op: LinearOperator) -> Wavelet2D:

@@ -36,7 +36,9 @@ from typing import Any
 import torch
 
 from ..errors import InvalidInputError
+from .. import validate
 from ..operators.base import LinearOperator
+from ..tensors import real_dot, sq_norm
 from .wavelets import Wavelet2D
 
 #: Default ``λ = DEFAULT_LAM_FACTOR · max|A* y|`` (per image). Tuned once on noiseless
@@ -57,11 +59,10 @@ NORM_MARGIN = 1.01
 # -- argument handling shared with tv.py ---------------------------------------------------
 def check_operator(op: Any, who: str) -> LinearOperator:
     """``op`` must be a 2-D LinearOperator of this package."""
-    if not isinstance(op, LinearOperator):
-        raise InvalidInputError(
-            f"{who} needs a pytest_invstab LinearOperator (FourierOperator, RadonOperator, MatrixOperator, ...), "
-            f"got {type(op).__name__}"
-        )
+    try:
+        validate.check_operator(op)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{who} needs a pytest_invstab LinearOperator: {exc}") from None
     if len(op.image_shape) != 2:
         raise InvalidInputError(
             f"{who} reconstructs 2-D images, but the operator's image shape is {tuple(op.image_shape)}; "
@@ -113,21 +114,6 @@ def data_scale(op: LinearOperator, y: torch.Tensor) -> torch.Tensor:
 def _accumulator_dtype(device: torch.device) -> torch.dtype:
     """float64 for sums that decide MFISTA steps, except where the device has none (Apple MPS)."""
     return torch.float32 if torch.device(device).type == "mps" else torch.float64
-
-
-def _sq_norm(t: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """||t_b||² per batch element (accumulated in ``dtype`` if given)."""
-    t = t.reshape(t.shape[0], -1)
-    if t.is_complex():
-        t = torch.view_as_real(t).reshape(t.shape[0], -1)
-    return t.square().sum(1, dtype=dtype)
-
-
-def _real_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Re<a, b> per batch element."""
-    if a.is_complex():
-        a, b = torch.view_as_real(a), torch.view_as_real(b)
-    return (a * b).reshape(a.shape[0], -1).sum(1)
 
 
 def shrink(c: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,7 +190,7 @@ def fista_l1_wavelet(
     def objective(ac: torch.Tensor, mag: torch.Tensor) -> torch.Tensor:
         # Used only to choose the kept iterate, so evaluated on detached values; accumulated in
         # float64 because near the optimum the decrease per step is below float32 resolution.
-        data = 0.5 * _sq_norm(ac.detach() - y_obj, dtype=acc)
+        data = 0.5 * sq_norm(ac.detach() - y_obj, dtype=acc)
         return data + (weight * mag.detach()).reshape(b, -1).sum(1, dtype=acc)
 
     meas_view = (b,) + (1,) * (y.dim() - 1)
@@ -231,7 +217,7 @@ def fista_l1_wavelet(
         # Adaptive restart (O'Donoghue & Candes 2015, gradient scheme): when the step
         # z - x_{k-1} points against the momentum v - z, drop the momentum (t = 1); this
         # removes the oscillations of over-extrapolated momentum.
-        restart = _real_dot((v - z).detach(), d.detach()) > 0
+        restart = real_dot((v - z).detach(), d.detach()) > 0
         t_next = torch.where(restart, torch.ones_like(t), (1.0 + torch.sqrt(1.0 + 4.0 * t * t)) / 2.0)
         beta = torch.where(restart, torch.zeros_like(t), (t - 1.0) / t_next).to(op.dtype)
         if bool(accept.all()):
@@ -248,9 +234,9 @@ def fista_l1_wavelet(
             av = ax_new + alpha.view(meas_view) * (az - ax_new) + beta.view(meas_view) * (ax_new - ac)
         if return_history:
             dd = d.detach()
-            changes.append(torch.where(accept, _sq_norm(dd).sqrt(), torch.zeros_like(f_z, dtype=op.dtype))
-                           / _sq_norm(x_new.detach()).sqrt().clamp_min(1e-30))
-            steps.append(_sq_norm(dd).sqrt() / _sq_norm(z.detach()).sqrt().clamp_min(1e-30))
+            changes.append(torch.where(accept, sq_norm(dd).sqrt(), torch.zeros_like(f_z, dtype=op.dtype))
+                           / sq_norm(x_new.detach()).sqrt().clamp_min(1e-30))
+            steps.append(sq_norm(dd).sqrt() / sq_norm(z.detach()).sqrt().clamp_min(1e-30))
         f_prev = torch.minimum(f_z, f_prev)
         objectives.append(f_prev)
         c, ac, t = x_new, ax_new, t_next

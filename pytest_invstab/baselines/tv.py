@@ -24,7 +24,6 @@ is written so that its gradient stays finite where the dual variable vanishes.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 

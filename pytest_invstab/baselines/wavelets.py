@@ -26,7 +26,8 @@ from ..errors import InvalidInputError
 MAX_DEFAULT_LEVELS = 4
 
 
-def _filters(name: str) -> tuple[list[float], list[float]]:
+def wavelet_filters(name: str) -> tuple[list[float], list[float]]:
+    """The orthogonal wavelet ``name``'s decomposition filters (low-pass, high-pass); raises for others."""
     import pywt
 
     try:
@@ -89,7 +90,7 @@ class Wavelet2D:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 2 or min(shape) < 1:
             raise InvalidInputError(f"shape must be (H, W) with positive sizes, got {shape}")
-        dec_lo, dec_hi = _filters(wavelet)
+        dec_lo, dec_hi = wavelet_filters(wavelet)
         length = len(dec_lo)
         fit = min(max_levels(shape[0], length), max_levels(shape[1], length))
         if fit == 0:
@@ -266,4 +267,3 @@ class Wavelet2D:
 
     def __repr__(self) -> str:
         return f"Wavelet2D(shape={self.shape}, wavelet={self.wavelet!r}, levels={self.levels})"
-

@@ -23,6 +23,13 @@ def real_dtype_of(dtype: torch.dtype) -> torch.dtype:
     return {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
 
 
+def check_real_dtype(dtype: torch.dtype) -> torch.dtype:
+    """An operator's ``dtype`` argument: torch.float32 or torch.float64 (the real dtype), else an error."""
+    if dtype not in (torch.float32, torch.float64):
+        raise InvalidInputError(f"dtype must be torch.float32 or torch.float64 (the real dtype), got {dtype}")
+    return dtype
+
+
 class LinearOperator:
     """A batched linear measurement operator ``A`` (abstract).
 
@@ -58,6 +65,7 @@ class LinearOperator:
         return self._adjoint(self.prepare_measurements(y))
 
     def back_projection(self, y: torch.Tensor) -> torch.Tensor:
+        """The adjoint ``A* y`` under the name CT uses (DESIGN lists it); same as ``adjoint``."""
         return self.adjoint(y)
 
     def direct(self, y: torch.Tensor) -> torch.Tensor:

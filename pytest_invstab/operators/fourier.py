@@ -20,16 +20,10 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInputError, UnsupportedRateError
-from .base import LinearOperator, complex_dtype_of
+from .base import LinearOperator, check_real_dtype, complex_dtype_of
 from .sampling import PATTERNS, SamplingPattern, check_size
 
 DEFAULT_SIZE = 128
-
-
-def _as_real_dtype(dtype: torch.dtype) -> torch.dtype:
-    if dtype not in (torch.float32, torch.float64):
-        raise InvalidInputError(f"dtype must be torch.float32 or torch.float64 (the real dtype), got {dtype}")
-    return dtype
 
 
 def _check_mask(mask: Any, size: int | Sequence[int] | None) -> torch.Tensor:
@@ -64,7 +58,7 @@ def centred_ifft2(k: torch.Tensor) -> torch.Tensor:
     return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"), dim=(-2, -1))
 
 
-class _MaskedFourierBase(LinearOperator):
+class MaskedFourierBase(LinearOperator):
     """Shared mask / pattern / device handling of the single- and multi-coil operators."""
 
     modality = "mri"
@@ -82,7 +76,7 @@ class _MaskedFourierBase(LinearOperator):
         dtype: torch.dtype,
         mask: Any,
     ) -> None:
-        self.dtype = _as_real_dtype(dtype)
+        self.dtype = check_real_dtype(dtype)
         self.device = torch.device(device)
         if mask is not None:
             m = _check_mask(mask, size)
@@ -131,7 +125,7 @@ class _MaskedFourierBase(LinearOperator):
         return torch.fft.ifft2(grid.reshape(*y.shape[:-1], h, w), norm="ortho")
 
     # -- LinearOperator -------------------------------------------------------------------
-    def at_rate(self, rate: float) -> "_MaskedFourierBase":
+    def at_rate(self, rate: float) -> "MaskedFourierBase":
         """The same pattern and seed at another rate; its mask contains every sample of a smaller rate's."""
         if self._pattern is None:
             raise UnsupportedRateError(
@@ -144,11 +138,11 @@ class _MaskedFourierBase(LinearOperator):
         new._set_mask(self._pattern.mask(rate))
         return new
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "_MaskedFourierBase":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "MaskedFourierBase":
         """A copy on ``device`` with real dtype ``dtype`` (same mask and pattern)."""
         new = copy.copy(self)
         new.device = torch.device(device) if device is not None else self.device
-        new.dtype = _as_real_dtype(dtype) if dtype is not None else self.dtype
+        new.dtype = check_real_dtype(dtype) if dtype is not None else self.dtype
         new._place(new.device, new.dtype)
         new.mask = self.mask.to(new.device)
         return new
@@ -165,7 +159,7 @@ class _MaskedFourierBase(LinearOperator):
         return d
 
 
-class FourierOperator(_MaskedFourierBase):
+class FourierOperator(MaskedFourierBase):
     """Single-coil MRI: subsampled centred unitary 2-D DFT.
 
     Parameters

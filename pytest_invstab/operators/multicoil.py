@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidInputError
-from .fourier import _MaskedFourierBase
+from .fourier import MaskedFourierBase
 
 MIN_COILS, MAX_COILS = 4, 15
 
@@ -50,7 +50,7 @@ def synthetic_coil_maps(
     return (s / rss).to(dtype)
 
 
-class MultiCoilFourierOperator(_MaskedFourierBase):
+class MultiCoilFourierOperator(MaskedFourierBase):
     """Multi-coil MRI with the same mask for every coil.
 
     Parameters as :class:`~pytest_invstab.operators.FourierOperator`, plus ``coils`` (4 to 15)

@@ -32,17 +32,14 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-import warnings
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 import torch
 
 from ..errors import InvalidInputError
-from .base import LinearOperator
-from .fourier import _as_real_dtype
+from .base import LinearOperator, check_real_dtype
+from .radon_matrices import SparseApply, backprojector_matrices, radon_matrices
 from .sampling import check_rate, check_size, full_angle_count, nested_angles, uniform_angles
 
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "none")
@@ -53,183 +50,6 @@ def default_detectors(size: int) -> int:
     """``ceil(sqrt(2) * size)``, plus one if needed so that detectors and pixel centres align."""
     d = int(math.ceil(math.sqrt(2.0) * size))
     return d + ((d - size) % 2)
-
-
-def _build_scipy(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.csr_matrix:
-    """Joseph's system matrix ``[n_angles * D, N * N]`` (float64, CSR, sorted indices).
-
-    Rows are rays ordered angle-major (``row = angle * D + detector``); columns are pixels
-    in row-major order (``col = i * N + j``).
-    """
-    n, d = size, detectors
-    h = 2.0 / n
-    s = (np.arange(d) - (d - 1) / 2.0) * h  # detector offsets [D]
-    t = np.arange(n, dtype=np.float64)
-    chunk = max(1, int(4_000_000 // (d * n)))  # bound temporaries to ~ 4M steps per pass
-    counts_parts, cols_parts, data_parts = [], [], []
-    for a0 in range(0, len(angles), chunk):
-        th = angles[a0 : a0 + chunk]
-        na = len(th)
-        c, sn = np.cos(th), np.sin(th)
-        by_rows = np.abs(c) >= np.abs(sn)
-        # The continuous interpolation index u (pixel units) at step t of ray (angle, s) is affine:
-        #   by rows (pixel row t, y = 1 - h (t + 1/2)):    x = (s - y sin) / cos,  u = (x + 1) / h - 1/2
-        #   by columns (pixel column t, x = -1 + h (t + 1/2)): y = (s - x cos) / sin, u = (1 - y) / h - 1/2
-        # so u = alpha * s + beta * t + gamma with per-angle coefficients.
-        safe_c = np.where(by_rows, c, 1.0)
-        safe_s = np.where(by_rows, 1.0, sn)
-        alpha = np.where(by_rows, 1.0 / (h * safe_c), -1.0 / (h * safe_s))
-        beta = np.where(by_rows, sn / safe_c, c / safe_s)
-        gamma = np.where(by_rows, (1.0 / h - 0.5) * (1.0 - sn / safe_c), (1.0 / h - 0.5) * (1.0 - c / safe_s))
-        u = (alpha[:, None] * s[None, :])[:, :, None] + (beta[:, None] * t[None, :] + gamma[:, None])[:, None, :]
-        step = h / np.maximum(np.abs(c), np.abs(sn))  # path length per step [a]
-        # Keep the steps where at least one neighbour is inside the grid (-1 < u < n); work on
-        # the flat indices of those steps only (ray = flat // n is non-decreasing: CSR order).
-        flat = np.flatnonzero((u > -1.0) & (u < n))
-        uu = u.reshape(-1)[flat]
-        # Snap crossings within 1e-9 pixel of a pixel centre onto it, so that aligned rays
-        # (0 and pi/2) store one entry per step instead of a second one of weight ~1e-16.
-        near = np.rint(uu)
-        uu = np.where(np.abs(uu - near) < 1e-9, near, uu)
-        lo_f = np.floor(uu)
-        frac = uu - lo_f
-        lo = lo_f.astype(np.int64)
-        ray_local = flat // n
-        tt = flat - ray_local * n
-        ang_local = ray_local // d
-        rows_case = by_rows[ang_local]
-        stride = np.where(rows_case, 1, n)
-        pix_lo = np.where(rows_case, tt * n, tt) + lo * stride
-        w = step[ang_local]
-        # Interleave the two neighbours of each step so that entries stay grouped by ray.
-        pix = np.stack([pix_lo, pix_lo + stride], axis=1).reshape(-1)
-        wt = np.stack([(1.0 - frac) * w, frac * w], axis=1).reshape(-1)
-        # Bounds on both sides: snapping may move u onto -1 or n exactly.
-        keep = np.stack([(lo >= 0) & (lo < n), (lo >= -1) & (lo < n - 1) & (frac > 0)], axis=1).reshape(-1)
-        ray = np.repeat(ray_local + a0 * d, 2)[keep]
-        counts_parts.append(np.bincount(ray - a0 * d, minlength=na * d))
-        cols_parts.append(pix[keep].astype(np.int32))
-        data_parts.append(wt[keep])
-    indptr = np.zeros(len(angles) * d + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts_parts), out=indptr[1:])
-    mat = scipy.sparse.csr_matrix(
-        (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(len(angles) * d, n * n)
-    )
-    _check_csr(mat)
-    mat.sort_indices()  # column-stepping rays emit pixels out of order
-    return mat
-
-
-def _check_csr(mat: scipy.sparse.csr_matrix) -> None:
-    """Guard the invariants that torch does not check (a bad index would crash, not raise)."""
-    if mat.nnz and (int(mat.indices.min()) < 0 or int(mat.indices.max()) >= mat.shape[1]):
-        raise RuntimeError("internal error: Radon matrix column index out of range")  # pragma: no cover
-
-
-def _to_torch_csr(mat: scipy.sparse.csr_matrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(mat.indptr.astype(np.int32)),
-            torch.from_numpy(mat.indices.astype(np.int32)),
-            torch.from_numpy(mat.data).to(dtype),
-            size=mat.shape,
-            check_invariants=False,
-        ).to(device)
-
-
-def _build_backprojector(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.csr_matrix:
-    """Pixel-driven linear-interpolation back-projector ``[N * N, n_angles * D]`` (float64, CSR).
-
-    Row ``p`` holds, for every angle, the two detector bins around ``s = x_p cos + y_p sin``
-    with linear-interpolation weights, so ``(B q)[p] = sum_theta q_theta(s_p)`` (no step
-    length): the classical FBP back-projection, more accurate for FBP than ``A^T``.
-    """
-    n, d = size, detectors
-    h = 2.0 / n
-    centres = -1.0 + h * (np.arange(n) + 0.5)
-    xs = np.broadcast_to(centres[None, :], (n, n)).reshape(-1)
-    ys = np.broadcast_to(-centres[:, None], (n, n)).reshape(-1)  # row 0 at the top
-    c, sn = np.cos(angles), np.sin(angles)
-    chunk = max(1, int(4_000_000 // max(1, len(angles))))
-    counts_parts, cols_parts, data_parts = [], [], []
-    for p0 in range(0, n * n, chunk):
-        u = (xs[p0 : p0 + chunk, None] * c[None, :] + ys[p0 : p0 + chunk, None] * sn[None, :]) / h + (d - 1) / 2.0
-        near = np.rint(u)
-        u = np.where(np.abs(u - near) < 1e-9, near, u)
-        lo_f = np.floor(u)
-        frac = u - lo_f
-        lo = lo_f.astype(np.int64)
-        base = (np.arange(len(angles)) * d)[None, :]
-        cols = np.stack([base + lo, base + lo + 1], axis=-1)  # [p, a, 2]: sorted within each pixel row
-        wts = np.stack([1.0 - frac, frac], axis=-1)
-        keep = np.stack([(lo >= 0) & (lo < d), (lo >= -1) & (lo < d - 1) & (frac > 0)], axis=-1)
-        counts_parts.append(keep.reshape(keep.shape[0], -1).sum(axis=1))
-        cols_parts.append(cols[keep].astype(np.int32))
-        data_parts.append(wts[keep])
-    indptr = np.zeros(n * n + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts_parts), out=indptr[1:])
-    mat = scipy.sparse.csr_matrix(
-        (np.concatenate(data_parts), np.concatenate(cols_parts), indptr), shape=(n * n, len(angles) * d)
-    )
-    _check_csr(mat)
-    return mat
-
-
-_CACHE: "OrderedDict[tuple, tuple[torch.Tensor, torch.Tensor]]" = OrderedDict()
-_CACHE_SIZE = 8
-_CACHE_MAX_NNZ = 60_000_000  # about 1 GB of float32 A and A^T
-
-
-def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype):
-    ang = angles.detach().cpu().to(torch.float64).numpy()
-    key = (kind, int(size), ang.tobytes(), int(detectors), str(torch.device(device)), dtype)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    build = _build_scipy if kind == "radon" else _build_backprojector
-    mat = build(int(size), ang, int(detectors))
-    pair = (_to_torch_csr(mat, device, dtype), _to_torch_csr(mat.T.tocsr(), device, dtype))
-    _CACHE[key] = pair
-    # Bound the cache by entries too: one 256x256x180 pair alone holds 2 x 21M entries.
-    while len(_CACHE) > 1 and (
-        len(_CACHE) > _CACHE_SIZE or sum(a._nnz() for a, _ in _CACHE.values()) > _CACHE_MAX_NNZ
-    ):
-        _CACHE.popitem(last=False)
-    return pair
-
-
-def radon_matrices(
-    size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(A, A^T)`` as torch CSR (int32 indices), cached per size, angles, detectors, device, dtype."""
-    return _cached_pair("radon", size, angles, detectors, device, dtype)
-
-
-def backprojector_matrices(
-    size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, B^T)``: the FBP back-projector (see :func:`_build_backprojector`), cached like ``A``."""
-    return _cached_pair("backprojector", size, angles, detectors, device, dtype)
-
-
-class _SparseApply(torch.autograd.Function):
-    """``y = M x`` on flattened batches ``x [B, n_in] -> y [B, n_out]``; backward applies ``M^T``.
-
-    The backward is itself a ``_SparseApply``, so higher-order gradients work too.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, mat: torch.Tensor, mat_t: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.mats = (mat, mat_t)
-        if x.shape[0] == 1:  # the CSR matrix-vector kernel is ~1.5x faster than mm with one column
-            return torch.mv(mat, x[0])[None]
-        return (mat @ x.T.contiguous()).T
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        mat, mat_t = ctx.mats
-        return _SparseApply.apply(grad, mat_t, mat), None, None
 
 
 def angle_weights(angles: torch.Tensor) -> torch.Tensor:
@@ -303,7 +123,7 @@ class RadonOperator(LinearOperator):
             check_size(size)  # raises with the standard message (also for (H, W) pairs)
             raise InvalidInputError(f"RadonOperator needs a square image: size must be an int >= 8, got {size!r}")
         self.size = check_size(int(size))[0]
-        self.dtype = _as_real_dtype(dtype)
+        self.dtype = check_real_dtype(dtype)
         self.device = torch.device(device)
         self.n_full = full_angle_count(self.size)
         if isinstance(angles, torch.Tensor) or isinstance(angles, np.ndarray):
@@ -340,17 +160,22 @@ class RadonOperator(LinearOperator):
         self._B: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
+    def matrices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A, A^T)``: torch sparse CSR, ``[n_angles * D, N * N]`` and its transpose (shared cache)."""
+        return self._A, self._AT
+
+    @property
     def nnz(self) -> int:
         """Stored entries of ``A``."""
         return int(self._A.values().numel())
 
     # -- the map ----------------------------------------------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = _SparseApply.apply(x.reshape(x.shape[0], -1), self._A, self._AT)
+        y = SparseApply.apply(x.reshape(x.shape[0], -1), self._A, self._AT)
         return y.reshape(x.shape[0], *self.measurement_shape)
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        x = _SparseApply.apply(y.reshape(y.shape[0], -1), self._AT, self._A)
+        x = SparseApply.apply(y.reshape(y.shape[0], -1), self._AT, self._A)
         return x.reshape(y.shape[0], *self.image_shape)
 
     def fbp(self, y: torch.Tensor, filter: str = "ramp") -> torch.Tensor:
@@ -374,7 +199,7 @@ class RadonOperator(LinearOperator):
         y = y * self._angle_w[:, None]
         if self._B is None:  # built on first use: most operators never run FBP
             self._B = backprojector_matrices(self.size, self.angles, self.n_detectors, self.device, self.dtype)
-        x = _SparseApply.apply(y.reshape(y.shape[0], -1), *self._B)
+        x = SparseApply.apply(y.reshape(y.shape[0], -1), *self._B)
         return x.reshape(y.shape[0], *self.image_shape)
 
     def direct(self, y: torch.Tensor) -> torch.Tensor:
@@ -396,7 +221,7 @@ class RadonOperator(LinearOperator):
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "RadonOperator":
         new = copy.copy(self)
         new.device = torch.device(device) if device is not None else self.device
-        new.dtype = _as_real_dtype(dtype) if dtype is not None else self.dtype
+        new.dtype = check_real_dtype(dtype) if dtype is not None else self.dtype
         new._load()
         return new
 
