@@ -9,15 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
 
+from ..budget import Budget
 from ..errors import InvalidInputError
 from ..operators.base import LinearOperator
 from ..reconstructor import describe_model, frozen, reconstruct
 from ..result import CheckResult
 from ..validate import Reconstructor
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What every check validates first; each check's own arguments extend it.
+
+    ``f``: the reconstructor, ``op``: the operator, ``x``: reference images ``[B, *op.image_shape]``,
+    ``base``: the resolved baseline (``resolve_baseline``) or ``None``.
+    """
+
+    f: Any
+    op: LinearOperator
+    x: torch.Tensor
+    seed: int
+    budget: Budget
+    base: Any
 
 
 # -- baseline -----------------------------------------------------------------------------
@@ -177,6 +195,7 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 __all__ = [
+    "CheckInputs",
     "Stopwatch",
     "baseline_label",
     "fmt",

@@ -115,21 +115,15 @@ def detail_recovery(
 
 # -- validate ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Args:
+class _Args(C.CheckInputs):
     """Validated arguments; ``dets`` the details on the image grid, ``amp`` their amplitude per image ``[B]``."""
 
-    f: Any
-    op: LinearOperator
-    x: torch.Tensor
     details: Any
     dets: list[Detail]
     min_recovery: float
     intensity_given: bool
     amp: torch.Tensor
     margin: float | None
-    budget: Any
-    base: Any
-    seed: int
 
 
 def _validate(reconstructor, operator, images, *, details, min_recovery, intensity, baseline, baseline_margin,
@@ -147,8 +141,9 @@ def _validate(reconstructor, operator, images, *, details, min_recovery, intensi
     budget_obj = get_budget(budget)
     base = C.resolve_baseline(baseline)
     dets = resolve_details(details, (int(op.image_shape[0]), int(op.image_shape[1])), seed)
-    return _Args(f, op, x, details, dets, min_recovery, intensity is not None, _intensities(intensity, x), margin,
-                 budget_obj, base, seed)
+    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, details=details, dets=dets,
+                 min_recovery=min_recovery, intensity_given=intensity is not None, amp=_intensities(intensity, x),
+                 margin=margin)
 
 
 def _intensities(intensity: Any, x: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,10 @@ import torch.nn.functional as F
 from .. import validate as V
 from ..errors import InvalidInputError
 from ..images import Detail, default_details
+from ..images.details import SUPPORT_THRESHOLD
 
 #: Pixels by which a detail's support is dilated before scoring (catches smeared details).
 SUPPORT_DILATION_PX = 1
-#: A pattern value counts as part of a detail's support above this fraction of its peak.
-SUPPORT_THRESHOLD = 1e-3
 #: Gaussian smoothing (pixels) of the edge images used by the edge score (damps pixel noise).
 EDGE_SIGMA_PX = 1.0
 
@@ -213,5 +212,5 @@ def score_all(clean: torch.Tensor, perturbed: torch.Tensor, x: torch.Tensor, xd:
     return {k: torch.stack([p[k] for p in per]).cpu() for k in per[0]}
 
 
-__all__ = ["EDGE_SIGMA_PX", "SUPPORT_DILATION_PX", "SUPPORT_THRESHOLD", "detail_scores", "dilate",
+__all__ = ["EDGE_SIGMA_PX", "SUPPORT_DILATION_PX", "detail_scores", "dilate",
            "resolve_details", "score_all"]

@@ -170,20 +170,14 @@ def more_samples(
 
 # -- validate ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Args:
+class _Args(C.CheckInputs):
     """Validated arguments; ``rate_list`` the grid, ``ops`` the operator at each rate (nested)."""
 
-    f: Any
-    op: LinearOperator
-    x: torch.Tensor
     tolerance_db: float
     gain_req: float | None
     trained: float | None
     rate_list: tuple[float, ...]
     rates_given: bool
-    budget: Any
-    base: Any
-    seed: int
     ops: list[LinearOperator]
 
 
@@ -201,8 +195,8 @@ def _validate(reconstructor, operator, images, *, rates, trained_rate, tolerance
     base = C.resolve_baseline(baseline)
     # Every rate goes through at_rate (also the operator's own), so the family is nested.
     ops = [_at_rate(op, r) for r in rate_list]
-    return _Args(f, op, x, tolerance_db, gain_req, trained, rate_list, rates is not None, budget_obj, base, seed,
-                 ops)
+    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, tolerance_db=tolerance_db,
+                 gain_req=gain_req, trained=trained, rate_list=rate_list, rates_given=rates is not None, ops=ops)
 
 
 # -- compute ----------------------------------------------------------------------------------------

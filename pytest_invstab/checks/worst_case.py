@@ -119,23 +119,17 @@ def worst_case(
 
 # -- validate ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Args:
-    """The check's validated arguments (``base``: the resolved baseline, ``x``: ``[B, *image_shape]``)."""
+class _Args(C.CheckInputs):
+    """The check's validated arguments."""
 
-    f: Any
-    op: LinearOperator
-    x: torch.Tensor
     eps: float
     max_artifact: float
     domain: str
     method: str
-    budget: Any
-    seed: int
     steps: int
     restarts: int
     gaussian_draws: int | None
     attack_baseline: bool
-    base: Any
     baseline_is_cs: bool
 
 
@@ -155,8 +149,10 @@ def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, met
     gaussian_draws = V.optional(V.positive_int, "gaussian_draws", gaussian_draws, default=1)
     attack_baseline = V.flag("attack_baseline", attack_baseline)
     x = V.as_image_batch(images, op)
-    return _Args(f, op, x, eps, max_artifact, domain, method, b, seed, steps, restarts, gaussian_draws,
-                 attack_baseline, C.resolve_baseline(baseline), baseline == "default")
+    return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline), eps=eps,
+                 max_artifact=max_artifact, domain=domain, method=method, steps=steps, restarts=restarts,
+                 gaussian_draws=gaussian_draws, attack_baseline=attack_baseline,
+                 baseline_is_cs=baseline == "default")
 
 
 # -- compute ----------------------------------------------------------------------------------------
