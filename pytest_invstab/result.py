@@ -19,9 +19,12 @@ class CheckResult:
 
     ``metrics`` are plain floats (units documented by each check), ``key_metric`` names the
     one shown in summaries, ``thresholds`` the limits it was judged against, ``baseline``
-    the CS baseline's values of the same metrics on the same data. ``panel`` holds rows of
-    ``(title, image)`` with 2-D real CPU tensors for the Fig.-like picture, ``curves`` an
-    optional line plot, ``arrays`` what is saved to ``.npz`` to reproduce the case.
+    the CS baseline's values of the same metrics on the same data. ``images`` are the named
+    images of the shown (worst) case and ``figure`` the few facts their titles need (see each
+    check); ``report.layouts`` builds the Fig.-like panel from them. ``panel`` holds explicit
+    rows of ``(title, image)`` instead (a hand-made result; it wins when given), ``curves`` an
+    optional line plot, ``arrays`` what is saved to ``.npz`` to reproduce the case. Images,
+    figure, panel and arrays are not part of ``to_dict``.
     """
 
     check: str
@@ -36,6 +39,8 @@ class CheckResult:
     settings: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     per_image: list[dict[str, float]] = field(default_factory=list)
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
+    figure: dict[str, Any] = field(default_factory=dict)
     panel: list[list[tuple[str, torch.Tensor]]] = field(default_factory=list)
     curves: dict[str, Any] | None = None
     arrays: dict[str, torch.Tensor] = field(default_factory=dict)

@@ -13,91 +13,22 @@ network runs.
 from __future__ import annotations
 
 import inspect
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import parsers as P
 from .errors import InvalidInputError
 
 SAVE_CHOICES = ("failed", "all", "none")
 BUDGET_CHOICES = ("quick", "standard", "thorough")
 OPERATOR_CHOICES = ("fourier", "multicoil", "radon")
 PATTERN_CHOICES = ("cartesian", "points", "radial")
-DOMAIN_CHOICES = ("image", "measurements")
-DETAIL_CHOICES = ("symbols", "text", "all")
 
 # Where a resolved value came from (recorded so a user can see why a value applies).
 MARKER, CLI, INI, DEFAULT = "marker", "command line", "ini", "default"
-
-
-# --------------------------------------------------------------------------------------
-# value parsers: each takes a raw value (str from the command line or ini, or a Python
-# value from a marker) and returns the typed value or raises ValueError with a reason.
-# --------------------------------------------------------------------------------------
-def _choice(choices: Sequence[str]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return text
-
-    return parse
-
-
-def _int(minimum: int | None = None) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        try:
-            number = int(str(value).strip()) if not isinstance(value, int) else value
-        except ValueError:
-            raise ValueError(f"{value!r} is not an integer") from None
-        if minimum is not None and number < minimum:
-            raise ValueError(f"{number} is below the minimum {minimum}")
-        return number
-
-    return parse
-
-
-def _rate(value: Any) -> float:
-    try:
-        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not (0.0 < number <= 1.0) or math.isnan(number):
-        raise ValueError(f"{number} is not a sampling rate in (0, 1]")
-    return number
-
-
-def _device(value: Any) -> str:
-    text = str(value).strip().lower()
-    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        return text
-    raise ValueError(f"{value!r} is not a device; use cpu, cuda or cuda:N")
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{value!r} is not a boolean (true/false)")
-
-
-def _text(value: Any) -> str:
-    return str(value).strip()
-
-
-def _lines(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = value.replace(",", "\n").splitlines()
-    return [str(v).strip() for v in value if str(v).strip()]
 
 
 @dataclass(frozen=True)
@@ -124,40 +55,40 @@ class Option:
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in [
-        Option("results", ".invstab", _text, "folder for per-test artifacts (default: .invstab/)",
+        Option("results", ".invstab", P.text, "folder for per-test artifacts (default: .invstab/)",
                metavar="DIR", is_path=True),
-        Option("save", "failed", _choice(SAVE_CHOICES),
+        Option("save", "failed", P.choice(SAVE_CHOICES),
                "which checks save artifacts (panel.png, result.json, arrays.npz): failed, all or none "
                "(default: failed)", metavar="WHICH"),
-        Option("report", None, _text, "write the session's results as JSON to PATH", metavar="PATH",
+        Option("report", None, P.text, "write the session's results as JSON to PATH", metavar="PATH",
                is_path=True),
-        Option("html", None, _text, "write an HTML page with every check's panel to PATH", metavar="PATH",
+        Option("html", None, P.text, "write an HTML page with every check's panel to PATH", metavar="PATH",
                is_path=True),
-        Option("compare", None, _text, "compare with a previous JSON report (from --invstab-report)",
+        Option("compare", None, P.text, "compare with a previous JSON report (from --invstab-report)",
                metavar="PATH", is_path=True),
-        Option("compare_fail", [], _lines,
+        Option("compare_fail", [], P.lines,
                "fail the session when METRIC regresses by more than THRESHOLD against --invstab-compare, "
                "e.g. artifact:10%% (relative) or psnr:0.5 (absolute); repeatable", metavar="METRIC:THRESHOLD"),
-        Option("device", "cpu", _device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
+        Option("device", "cpu", P.device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
                metavar="DEVICE"),
-        Option("seed", 0, _int(0), "seed of every check's randomness and of the sampling masks (default: 0)",
+        Option("seed", 0, P.integer(0), "seed of every check's randomness and of the sampling masks (default: 0)",
                metavar="INT"),
-        Option("budget", "standard", _choice(BUDGET_CHOICES),
+        Option("budget", "standard", P.choice(BUDGET_CHOICES),
                "search budget: quick, standard or thorough (scales steps and restarts; default: standard)",
                metavar="BUDGET"),
-        Option("junit_properties", False, _bool,
+        Option("junit_properties", False, P.boolean,
                "add each check's key metrics and verdict to the JUnit XML (record_property)"),
         # fixture defaults: ini only
-        Option("size", 128, _int(8), "image size N (pixels) of the plugin's operators and phantoms (default: 128)",
+        Option("size", 128, P.integer(8), "image size N (pixels) of the plugin's operators and phantoms (default: 128)",
                cli=False),
-        Option("rate", 0.33, _rate, "sampling rate in (0, 1] of the plugin's Fourier operators (default: 0.33)",
+        Option("rate", 0.33, P.rate, "sampling rate in (0, 1] of the plugin's Fourier operators (default: 0.33)",
                cli=False),
-        Option("pattern", "cartesian", _choice(PATTERN_CHOICES),
+        Option("pattern", "cartesian", P.choice(PATTERN_CHOICES),
                "sampling pattern of the plugin's Fourier operators: cartesian, points or radial (default: cartesian)",
                cli=False),
-        Option("angles", 50, _int(1), "number of projection angles of radon_operator (default: 50)", cli=False),
-        Option("coils", 8, _int(1), "number of coils of multicoil_operator (default: 8)", cli=False),
-        Option("operator", "fourier", _choice(OPERATOR_CHOICES),
+        Option("angles", 50, P.integer(1), "number of projection angles of radon_operator (default: 50)", cli=False),
+        Option("coils", 8, P.integer(1), "number of coils of multicoil_operator (default: 8)", cli=False),
+        Option("operator", "fourier", P.choice(OPERATOR_CHOICES),
                "which plugin operator the `operator` fixture returns: fourier, multicoil or radon (default: fourier)",
                cli=False),
     ]
@@ -329,86 +260,75 @@ def allowed_arguments(marker: str) -> tuple[str, ...]:
     return tuple(FIXTURE_ARGUMENTS) + tuple(n for n in names if n not in FIXTURE_ARGUMENTS)
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 and math.isfinite(value)
+def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | None, bool]]:
+    """``(argument, rule, hint, None allowed)`` judged at collection for ``marker``.
 
+    The rules are the checks' own (``pytest_invstab.validate``, ``budget.get_budget``), so a marker
+    argument is refused exactly when the check would refuse it; ``hint`` (None: the rule's own
+    message) is the short reason shown after ``name=value:``. Imported lazily: they import torch.
+    """
+    from . import validate as V
+    from .attacks import DOMAINS
+    from .budget import get_budget
+    from .checks.worst_case import METHODS
 
-def _nonnegative(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and math.isfinite(value)
+    def one_of(options: Sequence[str]) -> str:
+        return f"must be one of {', '.join(map(repr, options))}"
 
-
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    rules = [
+        ("seed", V.check_seed, "must be a non-negative integer", True),
+        ("budget", get_budget, f"must be one of {', '.join(BUDGET_CHOICES)}", True),
+    ] + [(n, lambda v, n=n: V.positive_int(n, v, 1), "must be a positive integer", True)
+         for n in ("steps", "restarts", "gaussian_draws")]
+    if marker == "stability":
+        rules += [
+            ("eps", lambda v: V.positive("eps", v),
+             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
+            ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
+             "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
+            ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),
+            ("method", lambda v: V.choice("method", v, METHODS), one_of(METHODS), False),
+            ("attack_baseline", lambda v: V.flag("attack_baseline", v), "must be True or False", False),
+        ]
+    elif marker == "detail_recovery":
+        rules += [
+            ("min_recovery", V.min_recovery, "must be a recovery score <= 1 (1 = perfect recovery), e.g. 0.8", False),
+            ("details", lambda v: V.detail_kind(v) if isinstance(v, str) else v,
+             f"{one_of(V.DETAIL_KINDS)} or tensors [H, W]", False),
+            ("intensity", lambda v: V.positive("intensity", v), "must be a positive number (image units)", True),
+            ("baseline_margin", lambda v: V.positive("baseline_margin", v, allow_zero=True),
+             "must be a non-negative number", True),
+        ]
+    elif marker == "more_samples":
+        rules += [
+            ("rates", V.check_rates, None, True),
+            ("trained_rate", lambda v: V.sampling_rate("trained_rate", v), "must be a sampling rate in (0, 1]", True),
+            ("tolerance_db", lambda v: V.positive("tolerance_db", v, allow_zero=True),
+             "must be a non-negative number of dB", False),
+            ("require_gain_db", lambda v: V.positive("require_gain_db", v, allow_zero=True),
+             "must be a non-negative number of dB", True),
+        ]
+    return rules
 
 
 def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:
     """Reasons why marker argument values cannot work (empty when they look fine).
 
-    Only what is certain without running anything is judged here; the check validates the
-    rest and its message is shown at run time.
+    Only what is certain without running anything is judged here, with the checks' own rules
+    (:func:`_argument_rules`); the check validates the rest and its message is shown at run time.
     """
     problems: list[str] = []
-
-    def bad(name: str, why: str) -> None:
-        problems.append(f"{name}={kwargs[name]!r}: {why}")
-
     for name in FIXTURE_ARGUMENTS:
         if name in kwargs and not (isinstance(kwargs[name], str) and kwargs[name].isidentifier()):
-            bad(name, "must be the name of a fixture (a string), e.g. "
-                f"{name}={FIXTURE_ARGUMENTS[name]!r}")
-    if "seed" in kwargs and kwargs["seed"] is not None and not (
-        isinstance(kwargs["seed"], int) and not isinstance(kwargs["seed"], bool) and kwargs["seed"] >= 0
-    ):
-        bad("seed", "must be a non-negative integer")
-    if "budget" in kwargs and kwargs["budget"] is not None and not (
-        isinstance(kwargs["budget"], str) and kwargs["budget"].lower() in BUDGET_CHOICES
-    ):
-        bad("budget", f"must be one of {', '.join(BUDGET_CHOICES)}")
-    for name in ("steps", "restarts", "gaussian_draws"):
-        if name in kwargs and kwargs[name] is not None and not _positive_int(kwargs[name]):
-            bad(name, "must be a positive integer")
-
-    if marker == "stability":
-        if "eps" in kwargs and not _positive(kwargs["eps"]):
-            bad("eps", "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)")
-        if "max_artifact" in kwargs and not _nonnegative(kwargs["max_artifact"]):
-            bad("max_artifact", "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)")
-        if "domain" in kwargs and kwargs["domain"] not in DOMAIN_CHOICES:
-            bad("domain", f"must be one of {', '.join(map(repr, DOMAIN_CHOICES))}")
-    elif marker == "detail_recovery":
-        value = kwargs.get("min_recovery", 0.0)
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and value <= 1):
-            bad("min_recovery", "must be a recovery score <= 1 (1 = perfect recovery), e.g. 0.8")
-        details = kwargs.get("details")
-        if isinstance(details, str) and details not in DETAIL_CHOICES:
-            bad("details", f"must be one of {', '.join(map(repr, DETAIL_CHOICES))} or tensors [H, W]")
-        for name in ("intensity", "baseline_margin"):
-            if name in kwargs and kwargs[name] is not None and not _nonnegative(kwargs[name]):
-                bad(name, "must be a non-negative number")
-    elif marker == "more_samples":
-        if "rates" in kwargs:
-            rates = kwargs["rates"]
-            try:
-                values = [float(r) for r in rates]
-            except (TypeError, ValueError):
-                values = None
-            if values is None or len(values) < 2:
-                bad("rates", "must be a sequence of at least two sampling rates in (0, 1]")
-            elif not all(0 < r <= 1 for r in values):
-                bad("rates", "every rate must lie in (0, 1]")
-            elif any(b <= a for a, b in zip(values, values[1:])):
-                bad("rates", "rates must be strictly increasing, e.g. (0.1, 0.2, 0.33, 0.5)")
-        if "trained_rate" in kwargs and kwargs["trained_rate"] is not None and not (
-            _positive(kwargs["trained_rate"]) and kwargs["trained_rate"] <= 1
-        ):
-            bad("trained_rate", "must be a sampling rate in (0, 1]")
-        if "tolerance_db" in kwargs and not _nonnegative(kwargs["tolerance_db"]):
-            bad("tolerance_db", "must be a non-negative number of dB")
-        if "require_gain_db" in kwargs and kwargs["require_gain_db"] is not None and not _nonnegative(
-            kwargs["require_gain_db"]
-        ):
-            bad("require_gain_db", "must be a non-negative number of dB")
+            problems.append(f"{name}={kwargs[name]!r}: must be the name of a fixture (a string), e.g. "
+                            f"{name}={FIXTURE_ARGUMENTS[name]!r}")
+    for name, rule, hint, none_ok in _argument_rules(marker):
+        if name not in kwargs or (none_ok and kwargs[name] is None):
+            continue
+        try:
+            rule(kwargs[name])
+        except InvalidInputError as exc:
+            problems.append(f"{name}={kwargs[name]!r}: {hint or exc}")
     return problems
 
 

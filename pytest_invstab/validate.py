@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from .errors import InvalidInputError
 from .operators.base import LinearOperator
+from .operators.sampling import check_rate
 from .reconstructor import Reconstructor
+
+#: Names of the built-in details of ``detail_recovery``.
+DETAIL_KINDS = ("symbols", "text", "all")
 
 
 def check_operator(op: Any) -> LinearOperator:
@@ -118,4 +122,70 @@ def check_seed(seed: Any) -> int:
 def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
     if value not in options:
         raise InvalidInputError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    return value
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` must be exactly ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def optional(rule: Callable[..., Any], name: str, value: Any, **kwargs: Any) -> Any:
+    """``None`` stays ``None``; anything else must pass ``rule(name, value, **kwargs)``."""
+    return None if value is None else rule(name, value, **kwargs)
+
+
+def sampling_rate(name: str, value: Any) -> float:
+    """A sampling rate in (0, 1] (the rule of ``operators.sampling.check_rate``), named in the error."""
+    try:
+        return check_rate(value)
+    except InvalidInputError:
+        raise InvalidInputError(
+            f"{name} must be a sampling rate in (0, 1] (fraction of the full data), got {value!r}"
+        ) from None
+
+
+def check_rates(values: Any) -> tuple[float, ...]:
+    """User rates: at least two sampling rates in (0, 1], strictly increasing."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().flatten().tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) and not hasattr(values, "__iter__"):
+        raise InvalidInputError(
+            f"rates must be a sequence of sampling rates in (0, 1], strictly increasing, got {values!r}; "
+            "for example rates=(0.2, 0.33, 0.5)"
+        )
+    out = tuple(sampling_rate(f"rates[{i}]", v) for i, v in enumerate(list(values)))
+    if len(out) < 2:
+        raise InvalidInputError(
+            f"rates needs at least two sampling rates to compare, got {list(out)}; for example rates=(0.2, 0.33, 0.5)"
+        )
+    for a, b in zip(out, out[1:]):
+        if not b > a:
+            raise InvalidInputError(
+                f"rates must be strictly increasing, got {list(out)} ({b:g} follows {a:g}); "
+                "sort them and drop duplicates"
+            )
+    return out
+
+
+def min_recovery(value: Any, default: float = 0.5) -> float:
+    """A recovery threshold: a finite number <= 1 (the score is at most 1 = perfect)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+    if not ok or float(value) > 1:
+        raise InvalidInputError(
+            f"min_recovery must be a finite number <= 1 (the recovery score is at most 1 = perfect), got {value!r}; "
+            f"the default is {default}"
+        )
+    return float(value)
+
+
+def detail_kind(value: str) -> str:
+    """One of ``DETAIL_KINDS`` (the check's message for any other string)."""
+    if value not in DETAIL_KINDS:
+        raise InvalidInputError(
+            "details must be 'symbols', 'text', 'all', a tensor [H, W] or a list of tensors / Detail, "
+            f"got {value!r}"
+        )
     return value

@@ -7,17 +7,13 @@ import math
 import pytest
 import torch
 
-from pytest_invstab.checks.detail_recovery import (
-    DEFAULT_MIN_RECOVERY,
-    detail_recovery,
-    detail_scores,
-    dilate,
-    resolve_details,
-)
+from pytest_invstab.checks.detail_recovery import DEFAULT_MIN_RECOVERY, detail_recovery
+from pytest_invstab.checks.detail_scoring import detail_scores, dilate, resolve_details
 from pytest_invstab.errors import InvalidInputError, ReconstructorError
 from pytest_invstab.images import shepp_logan, symbol
 from pytest_invstab.operators.base import MatrixOperator
 from pytest_invstab.operators.fourier import FourierOperator
+from pytest_invstab.report.layouts import panel_rows
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -169,17 +165,17 @@ def test_worst_image_is_reported(x64):
 def test_panel_has_the_figure_row_and_one_crop_row_per_detail(x64):
     op = FourierOperator(64, rate=0.5)
     res = detail_recovery(blurred(1.0), op, x64, baseline=adjoint)
-    assert len(res.panel) == 1 + 4
-    assert [t for t, _ in res.panel[0]] == ["x + d (truth)", "network f(A(x + d))", "CS baseline"]
-    for row in res.panel:
+    assert len(panel_rows(res)) == 1 + 4
+    assert [t for t, _ in panel_rows(res)[0]] == ["x + d (truth)", "network f(A(x + d))", "CS baseline"]
+    for row in panel_rows(res):
         assert len(row) == 3
         for _, img in row:
             assert img.dim() == 2 and img.device.type == "cpu" and not img.is_complex()
     # The first crop row shows the spade: its truth crop holds the whole detail.
-    truth_crop = res.panel[1][0][1]
+    truth_crop = panel_rows(res)[1][0][1]
     y0, x0, y1, x1 = res.settings["detail_bboxes"][0]
     assert truth_crop.shape[0] > y1 - y0 and truth_crop.shape[1] > x1 - x0
-    assert res.panel[1][0][0] == "spade: truth"
+    assert panel_rows(res)[1][0][0] == "spade: truth"
     assert set(res.arrays) >= {"images", "details", "network_with_details", "baseline_with_details"}
     # The stored detail is exactly what was added: 0.5 x the dynamic range (1.0) at its peak.
     assert res.arrays["details"].max().item() == pytest.approx(0.5, abs=1e-6)

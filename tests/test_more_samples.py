@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from pytest_invstab.checks.more_samples import (
-    check_rates,
     default_rates,
     max_drop,
     more_samples,
@@ -16,6 +15,8 @@ from pytest_invstab.errors import InvalidInputError, UnsupportedRateError
 from pytest_invstab.images import shepp_logan
 from pytest_invstab.operators.base import MatrixOperator
 from pytest_invstab.operators.fourier import FourierOperator, centred_fft2, centred_ifft2
+from pytest_invstab.report.layouts import panel_rows
+from pytest_invstab.validate import check_rates
 
 TRAINED = 0.25
 
@@ -152,10 +153,10 @@ def test_curves_panel_and_settings(x64, op64):
     assert set(c["series"]) == {"network", "CS baseline"}
     assert c["series"]["network"] == pytest.approx([res.metrics[f"psnr@{r:.4g}"] for r in c["x"]])
     # Reference row, then the smallest, trained and largest rates: network and baseline.
-    assert len(res.panel) == 4 and [len(r) for r in res.panel] == [1, 2, 2, 2]
-    assert "rate 0.125 (smallest)" in res.panel[1][0][0] and "rate 0.25 (trained)" in res.panel[2][0][0]
-    assert "rate 0.75 (largest)" in res.panel[3][0][0] and res.panel[3][1][0].startswith("CS baseline, rate 0.75")
-    for row in res.panel:
+    assert len(panel_rows(res)) == 4 and [len(r) for r in panel_rows(res)] == [1, 2, 2, 2]
+    assert "rate 0.125 (smallest)" in panel_rows(res)[1][0][0] and "rate 0.25 (trained)" in panel_rows(res)[2][0][0]
+    assert "rate 0.75 (largest)" in panel_rows(res)[3][0][0] and panel_rows(res)[3][1][0].startswith("CS baseline, rate 0.75")
+    for row in panel_rows(res):
         for _, img in row:
             assert img.dim() == 2 and img.device.type == "cpu" and not img.is_complex()
     assert len(res.settings["operators"]) == 6 and res.settings["operators"][2]["rate"] == pytest.approx(0.25)

@@ -14,6 +14,7 @@ from pytest_invstab.settings import (
     MARKER,
     OPTIONS,
     allowed_arguments,
+    check_function,
     check_kwargs,
     load_settings,
     marker_problems,
@@ -154,12 +155,36 @@ def test_bad_values_give_one_clear_message(marker, kwargs, fragment):
     assert fragment in problems[0]
 
 
+@pytest.mark.parametrize(
+    "marker, kwargs",
+    [
+        ("stability", {"method": "fgsm"}),
+        ("stability", {"attack_baseline": "yes"}),
+        ("stability", {"gaussian_draws": 0}),
+        ("detail_recovery", {"intensity": 0}),
+        ("detail_recovery", {"min_recovery": 2}),
+        ("more_samples", {"trained_rate": 1.5}),
+        ("more_samples", {"rates": (0.3, 0.2)}),
+    ],
+)
+def test_marker_values_are_judged_by_the_checks_own_rules(marker, kwargs):
+    import torch
+
+    from pytest_invstab.operators.fourier import FourierOperator
+
+    assert len(value_problems(marker, kwargs)) == 1
+    with pytest.raises(InvalidInputError, match=next(iter(kwargs))):
+        check_function(marker)(lambda y, op: op.adjoint(y).real, FourierOperator(32, 0.5), torch.rand(32, 32),
+                               baseline=None, **kwargs)
+
+
 def test_good_values_pass():
     assert value_problems("stability", {"eps": 0.01, "max_artifact": 0.1, "domain": "measurements",
                                         "steps": 10, "seed": 3, "budget": "quick"}) == []
     assert value_problems("more_samples", {"rates": (0.1, 0.2, 0.5), "trained_rate": 0.2,
                                            "tolerance_db": 0.5}) == []
     assert value_problems("detail_recovery", {"details": "text", "min_recovery": 0.5}) == []
+    assert value_problems("more_samples", {"rates": None, "trained_rate": None}) == []
 
 
 @pytest.mark.parametrize("marker", ["stability", "detail_recovery", "more_samples"])

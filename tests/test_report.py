@@ -330,3 +330,24 @@ def test_key_threshold_conventions(key, thresholds, better, expected):
     r = CheckResult(check="c", passed=True, message="", metrics={key: 1.0}, key_metric=key,
                     thresholds=thresholds, better=better)
     assert key_threshold(make_record("t.py::t", r)) == expected
+
+
+def _bare(check: str, **fields) -> CheckResult:
+    return CheckResult(check=check, passed=True, message="", metrics={"m": 1.0}, key_metric="m", **fields)
+
+
+def test_layouts_build_the_panel_from_the_result_and_an_explicit_panel_wins():
+    from pytest_invstab.report.layouts import panel_rows
+
+    x = torch.rand(8, 8)
+    r = 0.01 * (torch.rand(8, 8) - 0.5)
+    images = {"x": x, "shown": r, "f_clean": x, "f_perturbed": x + r}
+    res = _bare("worst_case", images=images, figure={"name": "r", "baseline": "CS"})
+    rows = panel_rows(res)
+    assert [t for t, _ in rows[0]][:2] == ["x", "x + r"] and rows[0][2][0].startswith("r (×")
+    assert [t for t, _ in rows[1]] == ["f(Ax)", "f(A(x + r))", "|f(A(x + r)) − f(Ax)|"]
+    assert len(rows) == 2  # no baseline, no checkpoints
+    assert panel_rows(_bare("worst_case")) == []  # nothing to draw
+    explicit = [[("a", x)]]
+    assert panel_rows(_bare("worst_case", images=images, figure={"name": "r"}, panel=explicit)) is explicit
+    assert "images" not in _bare("worst_case", images=images).to_dict()

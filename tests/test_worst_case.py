@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_invstab import attacks
 from pytest_invstab.checks.worst_case import worst_case
 from pytest_invstab.errors import InvalidInputError, ReconstructorError
 from pytest_invstab.images import shepp_logan
 from pytest_invstab.operators.fourier import FourierOperator
+from pytest_invstab.report.layouts import panel_rows
 from pytest_invstab.result import CheckResult
+from pytest_invstab.tensors import batch_norm
 
 N = 32
 
@@ -115,22 +116,22 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
         r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline 0\.0(098|099|10); amplification 5\d\.\dx",
         res.message,
     ), res.message
-    titles = [[t for t, _ in row] for row in res.panel]
+    titles = [[t for t, _ in row] for row in panel_rows(res)]
     assert titles[0][:2] == ["x", "x + r"] and titles[0][2].startswith("r (×")
     assert titles[1] == ["f(Ax)", "f(A(x + r))", "|f(A(x + r)) − f(Ax)|"]
     assert titles[2][0] == "baseline(Ax)"
-    for row in res.panel:
+    for row in panel_rows(res):
         for _, img in row:
             assert img.dim() == 2 and img.dtype == torch.float32 and not img.is_complex() and img.device.type == "cpu"
-    diff = res.panel[1][2][1]
+    diff = panel_rows(res)[1][2][1]
     peak = np.unravel_index(int(diff.argmax()), diff.shape)
     assert net.s[peak] > 0.5  # the difference peaks on the planted blob
-    base_diff = res.panel[2][2][1]
+    base_diff = panel_rows(res)[2][2][1]
     assert float(base_diff.max()) < 0.2 * float(diff.max())
     # the scaled perturbation really is r times the stated factor
     factor = float(titles[0][2].split("×")[1].rstrip(")"))
     i = res.settings["worst_image"]
-    assert torch.allclose(res.panel[0][2][1], factor * res.arrays["r"][i], atol=1e-6)
+    assert torch.allclose(panel_rows(res)[0][2][1], factor * res.arrays["r"][i], atol=1e-6)
 
 
 def test_attack_baseline_finds_the_baselines_own_worst_case(op, x):
@@ -148,17 +149,17 @@ def test_planted_instability_in_the_measurement_domain(op, x):
     assert not res.passed
     assert "||e||/||y|| = 0.010" in res.message
     assert res.arrays["e"].is_complex() and res.arrays["e"].shape == (2, *op.measurement_shape)
-    assert res.panel[0][1][0] == "x + A*e"
+    assert panel_rows(res)[0][1][0] == "x + A*e"
 
 
 def test_paper_method_shows_three_growing_checkpoints(op, x):
     net = Planted(op, x)
     res = worst_case(net, op, x, eps=0.01, method="paper", baseline=back_projection, steps=40, restarts=1)
     assert not res.passed
-    assert len(res.panel) == 5
-    assert [t for t, _ in res.panel[3]] == ["x + r1", "x + r2", "x + r3"]
-    assert [t for t, _ in res.panel[4]] == ["f(A(x + r1))", "f(A(x + r2))", "f(A(x + r3))"]
-    sizes = [float(attacks._bnorm(res.arrays[f"r{j}"]).max()) for j in (1, 2, 3)]
+    assert len(panel_rows(res)) == 5
+    assert [t for t, _ in panel_rows(res)[3]] == ["x + r1", "x + r2", "x + r3"]
+    assert [t for t, _ in panel_rows(res)[4]] == ["f(A(x + r1))", "f(A(x + r2))", "f(A(x + r3))"]
+    sizes = [float(batch_norm(res.arrays[f"r{j}"]).max()) for j in (1, 2, 3)]
     assert sizes[0] < sizes[1] < sizes[2] <= 0.01 * float(x.norm(dim=(1, 2)).max()) * (1 + 1e-5)
     assert res.settings["paper"]["momentum"] == 0.9
 

@@ -24,7 +24,6 @@ pieces: ``problem`` (the map under attack, projection, gradient), ``inputs`` (ar
 
 from __future__ import annotations
 
-from ..tensors import batch_norm as _bnorm  # noqa: F401  transitional: checks/worst_case.py still calls attacks._bnorm; remove after the merge
 from .ball import gaussian_ball, gaussian_like
 from .budgeted import DEFAULT_RESTARTS, DEFAULT_STEPS, budgeted_search
 from .gradient_free import DEFAULT_DRAWS, random_search

@@ -1,45 +1,41 @@
-"""Helpers shared by every check: inputs, baseline, budget, seeds, timing, worst image, panels.
+"""Helpers shared by the checks: baseline, seeds, timing, worst image, per-image rows, result.
 
-Plain torch, no pytest. A check uses them to validate what the user passed (one clear
-``InvalidInputError`` per mistake), to run a reconstructor safely (frozen, no grad,
-validated output) and to turn tensors into the 2-D real CPU images of ``CheckResult.panel``.
+Plain torch, no pytest. Argument rules live in ``pytest_invstab.validate`` and panels are
+drawn by ``pytest_invstab.report.layouts`` from the result; a check uses these helpers to run
+a reconstructor safely (frozen, no grad, validated output) and to assemble its ``CheckResult``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import time
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 
-from ..budget import Budget, get_budget
+from ..budget import Budget
 from ..errors import InvalidInputError
-from ..operators.base import LinearOperator, real_dtype_of
+from ..operators.base import LinearOperator
 from ..reconstructor import describe_model, frozen, reconstruct
-from ..validate import (  # noqa: F401 - re-exported for the checks
-    Reconstructor,
-    as_image_batch,
-    check_operator,
-    check_reconstructor,
-    check_seed,
-    choice,
-    positive,
-    positive_int,
-)
 from ..result import CheckResult
+from ..validate import Reconstructor
 
 
-def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` on ``device`` seeded with ``seed`` (the only source of randomness)."""
-    return torch.Generator(device=torch.device(device)).manual_seed(int(seed))
+@dataclass(frozen=True)
+class CheckInputs:
+    """What every check validates first; each check's own arguments extend it.
 
+    ``f``: the reconstructor, ``op``: the operator, ``x``: reference images ``[B, *op.image_shape]``,
+    ``base``: the resolved baseline (``resolve_baseline``) or ``None``.
+    """
 
-def resolve_budget(budget: "str | Budget | None") -> Budget:
-    """A ``Budget`` from its name ('quick', 'standard', 'thorough') or itself."""
-    return get_budget(budget)
+    f: Any
+    op: LinearOperator
+    x: torch.Tensor
+    seed: int
+    budget: Budget
+    base: Any
 
 
 # -- baseline -----------------------------------------------------------------------------
@@ -146,51 +142,6 @@ def per_image_rows(**columns: torch.Tensor | list[float]) -> list[dict[str, floa
     return [{"index": float(i), **{k: float(v[i]) for k, v in cols.items()}} for i in range(count)]
 
 
-# -- panels ---------------------------------------------------------------------------------
-def to_display(t: torch.Tensor) -> torch.Tensor:
-    """A 2-D real float32 CPU tensor for a panel: magnitude of complex, leading size-1 dims dropped."""
-    t = t.detach()
-    while t.dim() > 2 and t.shape[0] == 1:
-        t = t[0]
-    if t.dim() != 2:
-        raise ValueError(f"panel images must be 2-D, got shape {list(t.shape)}")
-    if t.is_complex():
-        t = t.abs()
-    return t.to(device="cpu", dtype=torch.float32).contiguous()
-
-
-def nice_factor(value: float) -> float:
-    """``value`` rounded down to 1, 2 or 5 times a power of ten (at least 1)."""
-    if not math.isfinite(value) or value <= 1:
-        return 1.0
-    exp = math.floor(math.log10(value))
-    for m in (5, 2, 1):
-        if m * 10**exp <= value:
-            return float(m * 10**exp)
-    return float(10**exp)  # pragma: no cover
-
-
-def amplified(t: torch.Tensor, reference: torch.Tensor, fill: float = 0.5) -> tuple[torch.Tensor, float]:
-    """``t`` multiplied by a round factor so its peak magnitude is about ``fill`` x the reference's peak.
-
-    Returns ``(display image, factor)``; titles should state the factor (``factor_label``).
-    """
-    img, ref = to_display(t), to_display(reference)
-    peak, ref_peak = float(img.abs().max()), float(ref.abs().max())
-    factor = nice_factor(fill * ref_peak / peak) if peak > 0 else 1.0
-    return img * factor, factor
-
-
-def factor_label(name: str, factor: float) -> str:
-    """Title of an amplified image: ``"r (×20)"`` (just ``name`` for a factor of 1)."""
-    return name if factor == 1 else f"{name} (×{factor:g})"
-
-
-def panel_row(*cells: tuple[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
-    """A panel row of ``(title, image)`` with every image converted by ``to_display``."""
-    return [(str(title), to_display(img)) for title, img in cells]
-
-
 # -- results --------------------------------------------------------------------------------
 def make_result(
     check: str,
@@ -244,28 +195,13 @@ def fmt(value: float, digits: int = 2) -> str:
 
 
 __all__ = [
-    "Reconstructor",
+    "CheckInputs",
     "Stopwatch",
-    "amplified",
-    "as_image_batch",
     "baseline_label",
-    "check_operator",
-    "check_reconstructor",
-    "check_seed",
-    "choice",
-    "factor_label",
     "fmt",
-    "generator",
     "make_result",
-    "nice_factor",
-    "panel_row",
     "per_image_rows",
-    "positive",
-    "positive_int",
-    "real_dtype_of",
     "resolve_baseline",
-    "resolve_budget",
     "run_reconstructor",
-    "to_display",
     "worst_index",
 ]

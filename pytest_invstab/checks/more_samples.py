@@ -19,15 +19,18 @@ Verdict
 from __future__ import annotations
 
 import math
-import numbers
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 
+from .. import validate as V
+from ..budget import get_budget
 from ..errors import InvalidInputError, UnsupportedRateError
 from ..metrics import psnr, ssim
 from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
+from ..validate import check_rates
 from . import _common as C
 
 #: Default grid: these multiples of the operator's rate, capped at 1 (duplicates dropped).
@@ -37,15 +40,6 @@ DEFAULT_TOLERANCE_DB = 1.0
 
 
 # -- rates ------------------------------------------------------------------------------------
-def _rate_value(name: str, value: Any) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
-    if not ok or not 0.0 < float(value) <= 1.0:
-        raise InvalidInputError(
-            f"{name} must be a sampling rate in (0, 1] (fraction of the full data), got {value!r}"
-        )
-    return float(value)
-
-
 def default_rates(rate: float, trained_rate: float | None = None) -> tuple[float, ...]:
     """The default grid: ``DEFAULT_RATE_FACTORS`` times ``rate`` capped at 1, plus ``trained_rate``.
 
@@ -56,30 +50,6 @@ def default_rates(rate: float, trained_rate: float | None = None) -> tuple[float
     if trained_rate is not None:
         grid.add(round(float(trained_rate), 6))
     return tuple(sorted(r for r in grid if r > 0))
-
-
-def check_rates(rates: Any) -> tuple[float, ...]:
-    """Validate user rates: at least two numbers in (0, 1], strictly increasing."""
-    if isinstance(rates, torch.Tensor):
-        rates = rates.detach().cpu().flatten().tolist()
-    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) and not hasattr(rates, "__iter__"):
-        raise InvalidInputError(
-            f"rates must be a sequence of sampling rates in (0, 1], strictly increasing, got {rates!r}; "
-            "for example rates=(0.2, 0.33, 0.5)"
-        )
-    values = list(rates)
-    out = tuple(_rate_value(f"rates[{i}]", v) for i, v in enumerate(values))
-    if len(out) < 2:
-        raise InvalidInputError(
-            f"rates needs at least two sampling rates to compare, got {list(out)}; for example rates=(0.2, 0.33, 0.5)"
-        )
-    for a, b in zip(out, out[1:]):
-        if not b > a:
-            raise InvalidInputError(
-                f"rates must be strictly increasing, got {list(out)} ({b:g} follows {a:g}); "
-                "sort them and drop duplicates"
-            )
-    return out
 
 
 def _at_rate(op: LinearOperator, rate: float) -> LinearOperator:
@@ -185,174 +155,232 @@ def more_samples(
 
     Returns a ``CheckResult`` with key metric ``max_drop_db`` (lower is better), ``gain_db``,
     ``psnr@<rate>`` and ``ssim@<rate>`` (means over images), the CS baseline's values in
-    ``baseline``, ``curves`` (PSNR vs rate) and panel rows at the smallest, trained and largest rates.
+    ``baseline``, ``curves`` (PSNR vs rate) and the images of the smallest, trained and largest rates.
     """
-    f = C.check_reconstructor(reconstructor)
-    op = C.check_operator(operator)
-    seed = C.check_seed(seed)
-    x = C.as_image_batch(images, op)
-    tolerance_db = C.positive("tolerance_db", tolerance_db, allow_zero=True, unit="dB")
-    gain_req = None if require_gain_db is None else C.positive(
-        "require_gain_db", require_gain_db, allow_zero=True, unit="dB")
-    trained = None if trained_rate is None else _rate_value("trained_rate", trained_rate)
-    rate_list = default_rates(op.rate, trained) if rates is None else check_rates(rates)
-    budget_obj = C.resolve_budget(budget)
-    base_f = C.resolve_baseline(baseline)
-    base_label = C.baseline_label(base_f) if base_f is not None else "none"
-    clock = C.Stopwatch(op.device)
+    a = _validate(reconstructor, operator, images, rates=rates, trained_rate=trained_rate,
+                  tolerance_db=tolerance_db, require_gain_db=require_gain_db, baseline=baseline, budget=budget,
+                  seed=seed)
+    clock = C.Stopwatch(a.op.device)
+    run = _compute(a, clock)
+    metrics, better, base_metrics = _metrics(a, run)
+    passed, message, thresholds = _judge(a, run)
+    return _result(a, run, metrics, better, base_metrics, passed, message, thresholds,
+                   clock.timings("network_s", "baseline_s"))
 
+
+# -- validate ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Args(C.CheckInputs):
+    """Validated arguments; ``rate_list`` the grid, ``ops`` the operator at each rate (nested)."""
+
+    tolerance_db: float
+    gain_req: float | None
+    trained: float | None
+    rate_list: tuple[float, ...]
+    rates_given: bool
+    ops: list[LinearOperator]
+
+
+def _validate(reconstructor, operator, images, *, rates, trained_rate, tolerance_db, require_gain_db, baseline,
+              budget, seed) -> _Args:
+    f = V.check_reconstructor(reconstructor)
+    op = V.check_operator(operator)
+    seed = V.check_seed(seed)
+    x = V.as_image_batch(images, op)
+    tolerance_db = V.positive("tolerance_db", tolerance_db, allow_zero=True, unit="dB")
+    gain_req = V.optional(V.positive, "require_gain_db", require_gain_db, allow_zero=True, unit="dB")
+    trained = V.optional(V.sampling_rate, "trained_rate", trained_rate)
+    rate_list = default_rates(op.rate, trained) if rates is None else check_rates(rates)
+    budget_obj = get_budget(budget)
+    base = C.resolve_baseline(baseline)
     # Every rate goes through at_rate (also the operator's own), so the family is nested.
     ops = [_at_rate(op, r) for r in rate_list]
-    nested = samples_nested(ops)
-    ref_rate = trained if trained is not None else float(op.rate)
-    i_ref = _nearest(rate_list, ref_rate)
-    i_gain = i_ref if trained is not None else 0
-    show = sorted({0, i_ref, len(rate_list) - 1})
+    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, tolerance_db=tolerance_db,
+                 gain_req=gain_req, trained=trained, rate_list=rate_list, rates_given=rates is not None, ops=ops)
 
-    n_rates, n_img = len(rate_list), x.shape[0]
+
+# -- compute ----------------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """PSNR / SSIM ``[n_rates, B]`` (float64) of the network and the baseline, and the shown images."""
+
+    psnr_net: torch.Tensor
+    ssim_net: torch.Tensor
+    psnr_base: torch.Tensor
+    ssim_base: torch.Tensor
+    i_ref: int  # grid index nearest the trained (or the operator's) rate
+    i_gain: int  # grid index the gain is measured from
+    show: list[int]  # grid indices shown in the panel
+    shown: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict)
+
+    @property
+    def net_curve(self) -> list[float]:
+        return self.psnr_net.mean(1).tolist()
+
+    @property
+    def base_curve(self) -> list[float]:
+        return self.psnr_base.mean(1).tolist()
+
+
+def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
+    """Reconstruct at every rate with the network (and the baseline); keep the shown rates' images."""
+    ref_rate = a.trained if a.trained is not None else float(a.op.rate)
+    i_ref = _nearest(a.rate_list, ref_rate)
+    n_rates, n_img = len(a.rate_list), a.x.shape[0]
     psnr_net = torch.empty(n_rates, n_img, dtype=torch.float64)
-    ssim_net = torch.empty_like(psnr_net)
-    psnr_base = torch.empty_like(psnr_net)
-    ssim_base = torch.empty_like(psnr_net)
-    shown: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
-    for i, op_r in enumerate(ops):
+    run = _Run(psnr_net, torch.empty_like(psnr_net), torch.empty_like(psnr_net), torch.empty_like(psnr_net),
+               i_ref, i_ref if a.trained is not None else 0, sorted({0, i_ref, n_rates - 1}))
+    for i, op_r in enumerate(a.ops):
         with torch.no_grad():
-            y = op_r(x)
+            y = op_r(a.x)
         with clock("network_s"):
-            out = C.run_reconstructor(f, y, op_r)
-        psnr_net[i] = psnr(out, x).cpu().double()
-        ssim_net[i] = ssim(out, x).cpu().double()
+            out = C.run_reconstructor(a.f, y, op_r)
+        run.psnr_net[i] = psnr(out, a.x).cpu().double()
+        run.ssim_net[i] = ssim(out, a.x).cpu().double()
         bout = None
-        if base_f is not None:
+        if a.base is not None:
             with clock("baseline_s"):
-                bout = C.run_reconstructor(base_f, y, op_r)
-            psnr_base[i] = psnr(bout, x).cpu().double()
-            ssim_base[i] = ssim(bout, x).cpu().double()
-        if i in show:
-            shown[i] = (out.cpu(), None if bout is None else bout.cpu())
+                bout = C.run_reconstructor(a.base, y, op_r)
+            run.psnr_base[i] = psnr(bout, a.x).cpu().double()
+            run.ssim_base[i] = ssim(bout, a.x).cpu().double()
+        if i in run.show:
+            run.shown[i] = (out.cpu(), None if bout is None else bout.cpu())
+    return run
 
-    net_curve = psnr_net.mean(1).tolist()
-    drop, di, dj = max_drop(net_curve)
-    gain = net_curve[-1] - net_curve[i_gain]
-    metrics: dict[str, float] = {"max_drop_db": drop, "gain_db": gain}
+
+def _metrics(a: _Args, run: _Run) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+    """``(metrics, better, baseline metrics)``: drop, gain and PSNR / SSIM per rate (means over images)."""
+    net_curve = run.net_curve
+    metrics: dict[str, float] = {"max_drop_db": max_drop(net_curve)[0], "gain_db": net_curve[-1] - net_curve[run.i_gain]}
     better = {"max_drop_db": LOWER_IS_BETTER, "gain_db": HIGHER_IS_BETTER}
-    for i, r in enumerate(rate_list):
-        metrics[f"psnr@{_key(r)}"] = float(psnr_net[i].mean())
-        metrics[f"ssim@{_key(r)}"] = float(ssim_net[i].mean())
+    for i, r in enumerate(a.rate_list):
+        metrics[f"psnr@{_key(r)}"] = float(run.psnr_net[i].mean())
+        metrics[f"ssim@{_key(r)}"] = float(run.ssim_net[i].mean())
         better[f"psnr@{_key(r)}"] = better[f"ssim@{_key(r)}"] = HIGHER_IS_BETTER
-
     base_metrics: dict[str, float] = {}
-    base_curve: list[float] | None = None
-    base_gain = None
-    if base_f is not None:
-        base_curve = psnr_base.mean(1).tolist()
-        base_drop, _, _ = max_drop(base_curve)
-        base_gain = base_curve[-1] - base_curve[i_gain]
-        base_metrics = {"max_drop_db": base_drop, "gain_db": base_gain}
-        for i, r in enumerate(rate_list):
-            base_metrics[f"psnr@{_key(r)}"] = float(psnr_base[i].mean())
-            base_metrics[f"ssim@{_key(r)}"] = float(ssim_base[i].mean())
+    if a.base is not None:
+        base_curve = run.base_curve
+        base_gain = base_curve[-1] - base_curve[run.i_gain]
+        base_metrics = {"max_drop_db": max_drop(base_curve)[0], "gain_db": base_gain}
+        for i, r in enumerate(a.rate_list):
+            base_metrics[f"psnr@{_key(r)}"] = float(run.psnr_base[i].mean())
+            base_metrics[f"ssim@{_key(r)}"] = float(run.ssim_base[i].mean())
         metrics["baseline_gain_db"] = base_gain
+    return metrics, better, base_metrics
 
-    thresholds: dict[str, float] = {"max_drop_db": tolerance_db}
-    passed = drop <= tolerance_db
+
+# -- judge ------------------------------------------------------------------------------------------
+def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
+    """``(passed, message, thresholds)``: PSNR may not fall by more than ``tolerance_db``; the gain rule."""
+    rates, net_curve = a.rate_list, run.net_curve
+    drop, di, dj = max_drop(net_curve)
+    gain = net_curve[-1] - net_curve[run.i_gain]
+    base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
+    thresholds: dict[str, float] = {"max_drop_db": a.tolerance_db}
+    passed = drop <= a.tolerance_db
     reasons: list[str] = []
     if not passed:
         reasons.append(
-            f"PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(tolerance_db)} dB "
-            f"({C.fmt(net_curve[di], 1)} dB at rate {rate_list[di]:.3g} -> "
-            f"{C.fmt(net_curve[dj], 1)} dB at {rate_list[dj]:.3g})"
+            f"PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(a.tolerance_db)} dB "
+            f"({C.fmt(net_curve[di], 1)} dB at rate {rates[di]:.3g} -> "
+            f"{C.fmt(net_curve[dj], 1)} dB at {rates[dj]:.3g})"
         )
-    gain_from = f"from rate {rate_list[i_gain]:.3g} to {rate_list[-1]:.3g}"
-    if gain_req is not None:
-        thresholds["gain_db"] = gain_req
-        baseline_gains = base_gain is None or base_gain >= gain_req
-        if gain < gain_req and baseline_gains:
+    gain_from = f"from rate {rates[run.i_gain]:.3g} to {rates[-1]:.3g}"
+    if a.gain_req is not None:
+        thresholds["gain_db"] = a.gain_req
+        baseline_gains = base_gain is None or base_gain >= a.gain_req
+        if gain < a.gain_req and baseline_gains:
             passed = False
             why = "" if base_gain is None else f" while the CS baseline gains {C.fmt(base_gain)} dB"
-            reasons.append(
-                f"network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(gain_req)} {gain_from}{why}"
-            )
+            reasons.append(f"network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} {gain_from}{why}")
     if passed:
-        message = (f"max PSNR drop {C.fmt(drop)} dB <= tolerance_db {C.fmt(tolerance_db)} dB over rates "
-                   f"{rate_list[0]:.3g}-{rate_list[-1]:.3g}; network gains {C.fmt(gain)} dB {gain_from}")
+        message = (f"max PSNR drop {C.fmt(drop)} dB <= tolerance_db {C.fmt(a.tolerance_db)} dB over rates "
+                   f"{rates[0]:.3g}-{rates[-1]:.3g}; network gains {C.fmt(gain)} dB {gain_from}")
     else:
         message = "; ".join(reasons)
     if base_gain is not None and "CS baseline gains" not in message:
         message += f"; CS baseline gains {C.fmt(base_gain)} dB"
+    return passed, message, thresholds
 
+
+# -- result -----------------------------------------------------------------------------------------
+def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, str], base_metrics: dict[str, float],
+            passed: bool, message: str, thresholds: dict[str, float], timings: dict[str, float]) -> CheckResult:
     # The worst image (largest fall of its own PSNR curve) is the one shown in the panel.
-    per_drop = [max_drop(psnr_net[:, b].tolist())[0] for b in range(n_img)]
+    per_drop = [max_drop(run.psnr_net[:, b].tolist())[0] for b in range(a.x.shape[0])]
     b = C.worst_index(per_drop, "lower")
-    labels = {0: "smallest", i_ref: "trained" if trained is not None else "operator's", n_rates - 1: "largest"}
-    panel = [C.panel_row(("reference x", x[b]))]
-    for i in show:
-        net_img, base_img = shown[i]
-        r = rate_list[i]
-        row = [(f"network, rate {r:.3g} ({labels[i]}), {psnr_net[i, b]:.1f} dB", net_img[b])]
-        if base_img is not None:
-            row.append((f"CS baseline, rate {r:.3g}, {psnr_base[i, b]:.1f} dB", base_img[b]))
-        panel.append(C.panel_row(*row))
-
+    ref_rate = a.trained if a.trained is not None else float(a.op.rate)
     curves = {
-        "x": list(rate_list),
+        "x": list(a.rate_list),
         "xlabel": "sampling rate",
         "ylabel": "PSNR (dB)",
-        "series": {"network": net_curve, **({"CS baseline": base_curve} if base_curve is not None else {})},
+        "series": {"network": run.net_curve, **({"CS baseline": run.base_curve} if a.base is not None else {})},
         "vline": ref_rate,
-        "vline_label": "trained rate" if trained is not None else "operator's rate",
-    }
-    arrays: dict[str, torch.Tensor] = {
-        "images": x.detach().cpu(),
-        "rates": torch.tensor(rate_list, dtype=torch.float64),
-        "psnr_network": psnr_net,
-        "ssim_network": ssim_net,
-    }
-    if base_f is not None:
-        arrays["psnr_baseline"] = psnr_base
-        arrays["ssim_baseline"] = ssim_base
-    for i in show:
-        arrays[f"network@{_key(rate_list[i])}"] = shown[i][0]
-        if shown[i][1] is not None:
-            arrays[f"baseline@{_key(rate_list[i])}"] = shown[i][1]  # type: ignore[assignment]
-
-    settings = {
-        "rates": list(rate_list),
-        "rates_rule": "given" if rates is not None else f"{list(DEFAULT_RATE_FACTORS)} x operator rate, capped at 1",
-        "actual_rates": [float(o.rate) for o in ops],
-        "operators": [o.describe() for o in ops],
-        "nested": nested,
-        "trained_rate": trained,
-        "gain_from_rate": rate_list[i_gain],
-        "tolerance_db": tolerance_db,
-        "require_gain_db": gain_req,
-        "baseline": base_label,
-        "budget": budget_obj.name,
-        "worst_image": b,
+        "vline_label": "trained rate" if a.trained is not None else "operator's rate",
     }
     per_image = C.per_image_rows(
-        max_drop_db=per_drop,
-        **{f"psnr@{_key(r)}": psnr_net[i] for i, r in enumerate(rate_list)},
+        max_drop_db=per_drop, **{f"psnr@{_key(r)}": run.psnr_net[i] for i, r in enumerate(a.rate_list)},
     )
+    images, figure = _images(a, run, b)
     return C.make_result(
-        "more_samples",
-        passed=passed,
-        message=message,
-        metrics=metrics,
-        key_metric="max_drop_db",
-        reconstructor=f,
-        operator=op,
-        seed=seed,
-        settings=settings,
-        thresholds=thresholds,
-        baseline=base_metrics,
-        better=better,
-        timings=clock.timings("network_s", "baseline_s"),
-        per_image=per_image,
-        panel=panel,
-        curves=curves,
-        arrays=arrays,
+        "more_samples", passed=passed, message=message, metrics=metrics, key_metric="max_drop_db",
+        reconstructor=a.f, operator=a.op, seed=a.seed, settings=_settings(a, run, b), thresholds=thresholds,
+        baseline=base_metrics, better=better, timings=timings, per_image=per_image, curves=curves,
+        arrays=_arrays(a, run), images=images, figure=figure,
     )
+
+
+def _settings(a: _Args, run: _Run, worst: int) -> dict[str, Any]:
+    return {
+        "rates": list(a.rate_list),
+        "rates_rule": "given" if a.rates_given else f"{list(DEFAULT_RATE_FACTORS)} x operator rate, capped at 1",
+        "actual_rates": [float(o.rate) for o in a.ops],
+        "operators": [o.describe() for o in a.ops],
+        "nested": samples_nested(a.ops),
+        "trained_rate": a.trained,
+        "gain_from_rate": a.rate_list[run.i_gain],
+        "tolerance_db": a.tolerance_db,
+        "require_gain_db": a.gain_req,
+        "baseline": C.baseline_label(a.base) if a.base is not None else "none",
+        "budget": a.budget.name,
+        "worst_image": worst,
+    }
+
+
+def _arrays(a: _Args, run: _Run) -> dict[str, torch.Tensor]:
+    """PSNR / SSIM tables and the shown rates' reconstructions of every image, for ``arrays.npz``."""
+    arrays: dict[str, torch.Tensor] = {
+        "images": a.x.detach().cpu(),
+        "rates": torch.tensor(a.rate_list, dtype=torch.float64),
+        "psnr_network": run.psnr_net,
+        "ssim_network": run.ssim_net,
+    }
+    if a.base is not None:
+        arrays["psnr_baseline"] = run.psnr_base
+        arrays["ssim_baseline"] = run.ssim_base
+    for i in run.show:
+        net_img, base_img = run.shown[i]
+        arrays[f"network@{_key(a.rate_list[i])}"] = net_img
+        if base_img is not None:
+            arrays[f"baseline@{_key(a.rate_list[i])}"] = base_img
+    return arrays
+
+
+def _images(a: _Args, run: _Run, b: int) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Image ``b`` at the shown rates and their titles' facts, for ``report.layouts.more_samples_rows``."""
+    n = len(a.rate_list)
+    # Later keys win: the trained (operator's) rate may also be the smallest, the largest wins over both.
+    roles = {0: "smallest", run.i_ref: "trained" if a.trained is not None else "operator's", n - 1: "largest"}
+    images = {"reference": a.x[b].detach().cpu()}
+    shown = []
+    for i in run.show:
+        net_img, base_img = run.shown[i]
+        images[f"network@{i}"] = net_img[b]
+        if base_img is not None:
+            images[f"baseline@{i}"] = base_img[b]
+        shown.append({"index": i, "rate": a.rate_list[i], "role": roles[i], "psnr": float(run.psnr_net[i, b]),
+                      "baseline_psnr": float(run.psnr_base[i, b]) if base_img is not None else None})
+    return images, {"shown": shown}
 
 
 __all__ = ["DEFAULT_RATE_FACTORS", "DEFAULT_TOLERANCE_DB", "check_rates", "default_rates", "max_drop",

@@ -21,15 +21,18 @@ normal; ``max_artifact = 0.1`` at ``eps = 0.01`` (the default) flags 10-fold amp
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from .. import attacks
-from ..errors import InvalidInputError
+from .. import validate as V
+from ..budget import get_budget
 from ..metrics import psnr, ssim
 from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
+from ..tensors import batch_norm
 from . import _common as C
 
 METHODS = ("budgeted", "paper", "random")
@@ -37,6 +40,17 @@ METHODS = ("budgeted", "paper", "random")
 PAPER_CHECKPOINTS = (0.25, 0.5, 1.0)
 #: Start of the paper's search: ``||r_0||`` about this fraction of ``eps ||x||``.
 PAPER_START = 1e-2
+#: Which direction is better for the metrics a release gate may compare.
+BETTER = {
+    "artifact": LOWER_IS_BETTER,
+    "amplification": LOWER_IS_BETTER,
+    "worse_than_random": LOWER_IS_BETTER,
+    "psnr_perturbed": HIGHER_IS_BETTER,
+    "ssim_perturbed": HIGHER_IS_BETTER,
+    "psnr_clean": HIGHER_IS_BETTER,
+    "ssim_clean": HIGHER_IS_BETTER,
+    "ball_fraction": LOWER_IS_BETTER,
+}
 
 
 def worst_case(
@@ -67,8 +81,7 @@ def worst_case(
         eps: perturbation size relative to ``||x||`` (domain "image") or ``||y||``
             ("measurements"), dimensionless, > 0.
         max_artifact: largest acceptable ``||f(A(x + r)) - f(Ax)|| / ||x||`` (dimensionless).
-        domain: "image" (``r`` added to ``x``, same dtype as ``x``) or "measurements" (``e``
-            added to ``y``).
+        domain: "image" (``r`` added to ``x``) or "measurements" (``e`` added to ``y``).
         method: "budgeted" (projected ascent with restarts, ``attacks.budgeted_search``),
             "paper" (the paper's momentum ascent, stopped at the ball, with checkpoints
             r_1 < r_2 < r_3 in the panel) or "random" (gradient-free best of
@@ -89,176 +102,163 @@ def worst_case(
         ``CheckResult`` with key metric ``artifact`` (lower is better). Metrics: ``eps``
         (achieved size of the worst image's perturbation), ``artifact``, ``amplification``
         (artifact / eps), ``psnr_clean`` / ``psnr_perturbed`` (dB) and ``ssim_clean`` /
-        ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact`` (worst over
-        images of a same-norm Gaussian perturbation's artifact), ``worse_than_random``
-        (artifact / gaussian_artifact), ``baseline_artifact`` (the baseline on the same
-        perturbations, worst over images), ``baseline_worst_artifact`` (with ``attack_baseline``),
-        ``ball_fraction``, ``ball_ci_low``, ``ball_ci_high`` (with ``gaussian_draws``). Settings
-        record the budget, the worst image's index and ``evaluations`` (forward passes of the search).
+        ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact``,
+        ``worse_than_random`` (artifact / gaussian_artifact), ``baseline_artifact``,
+        ``baseline_worst_artifact`` (with ``attack_baseline``), ``ball_fraction``,
+        ``ball_ci_low``, ``ball_ci_high`` (with ``gaussian_draws``).
     """
-    f = C.check_reconstructor(reconstructor)
-    op = C.check_operator(operator)
-    eps = C.positive("eps", eps, unit="relative size ||r||/||x||, e.g. 0.01")
-    max_artifact = C.positive("max_artifact", max_artifact, allow_zero=True, unit="relative artifact ||f(A(x+r)) - f(Ax)||/||x||")
-    domain = C.choice("domain", domain, attacks.DOMAINS)
-    method = C.choice("method", method, METHODS)
-    b = C.resolve_budget(budget)
-    seed = C.check_seed(seed)
-    steps = C.positive_int("steps", steps, b.steps(attacks.DEFAULT_STEPS))
-    restarts = C.positive_int("restarts", restarts, b.restarts(attacks.DEFAULT_RESTARTS))
-    if gaussian_draws is not None:
-        gaussian_draws = C.positive_int("gaussian_draws", gaussian_draws, 1)
-    if not isinstance(attack_baseline, bool):
-        raise InvalidInputError(f"attack_baseline must be True or False, got {attack_baseline!r}")
-    x = C.as_image_batch(images, op)
-    base = C.resolve_baseline(baseline)
-    sw = C.Stopwatch(op.device)
+    a = _validate(reconstructor, operator, images, eps=eps, max_artifact=max_artifact, domain=domain,
+                  method=method, steps=steps, restarts=restarts, budget=budget, seed=seed, baseline=baseline,
+                  attack_baseline=attack_baseline, gaussian_draws=gaussian_draws)
+    sw = C.Stopwatch(a.op.device)
+    run = _compute(a, sw)
+    metrics, baseline_vals = _metrics(run)
+    passed, message = _judge(a, run, metrics)
+    return _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"))
 
+
+# -- validate ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Args(C.CheckInputs):
+    """The check's validated arguments."""
+
+    eps: float
+    max_artifact: float
+    domain: str
+    method: str
+    steps: int
+    restarts: int
+    gaussian_draws: int | None
+    attack_baseline: bool
+    baseline_is_cs: bool
+
+
+def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, method, steps, restarts, budget,
+              seed, baseline, attack_baseline, gaussian_draws) -> _Args:
+    f = V.check_reconstructor(reconstructor)
+    op = V.check_operator(operator)
+    eps = V.positive("eps", eps, unit="relative size ||r||/||x||, e.g. 0.01")
+    max_artifact = V.positive("max_artifact", max_artifact, allow_zero=True,
+                              unit="relative artifact ||f(A(x+r)) - f(Ax)||/||x||")
+    domain = V.choice("domain", domain, attacks.DOMAINS)
+    method = V.choice("method", method, METHODS)
+    b = get_budget(budget)
+    seed = V.check_seed(seed)
+    steps = V.positive_int("steps", steps, b.steps(attacks.DEFAULT_STEPS))
+    restarts = V.positive_int("restarts", restarts, b.restarts(attacks.DEFAULT_RESTARTS))
+    gaussian_draws = V.optional(V.positive_int, "gaussian_draws", gaussian_draws, default=1)
+    attack_baseline = V.flag("attack_baseline", attack_baseline)
+    x = V.as_image_batch(images, op)
+    return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline), eps=eps,
+                 max_artifact=max_artifact, domain=domain, method=method, steps=steps, restarts=restarts,
+                 gaussian_draws=gaussian_draws, attack_baseline=attack_baseline,
+                 baseline_is_cs=baseline == "default")
+
+
+# -- compute ----------------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """What the searches and reconstructions produced (per image ``[B]`` unless said otherwise)."""
+
+    att: Any  # attacks.AttackResult of the worst case
+    paper: Any  # attacks.PaperSearchResult for method="paper", else None
+    gauss: torch.Tensor
+    ball: Any  # attacks.BallResult with gaussian_draws, else None
+    psnr_c: torch.Tensor
+    psnr_p: torch.Tensor
+    ssim_c: torch.Tensor
+    ssim_p: torch.Tensor
+    i: int  # the worst image
+    base_clean: torch.Tensor | None = None
+    base_pert: torch.Tensor | None = None
+    base_art: torch.Tensor | None = None
+    base_psnr_c: torch.Tensor | None = None
+    base_psnr_p: torch.Tensor | None = None
+    base_worst: torch.Tensor | None = None
+
+
+def _compute(a: _Args, sw: C.Stopwatch) -> _Run:
+    """The search, its Gaussian comparisons, the network's metrics and the baseline on the same ``r``."""
+    f, op, x = a.f, a.op, a.x
     paper = None
     with sw("attack_s"):
-        if method == "budgeted":
-            att = attacks.budgeted_search(f, op, x, eps=eps, domain=domain, steps=steps, restarts=restarts, seed=seed)
-        elif method == "random":
-            att = attacks.random_search(f, op, x, eps=eps, domain=domain, draws=steps * restarts, seed=seed)
+        if a.method == "budgeted":
+            att = attacks.budgeted_search(f, op, x, eps=a.eps, domain=a.domain, steps=a.steps,
+                                          restarts=a.restarts, seed=a.seed)
+        elif a.method == "random":
+            att = attacks.random_search(f, op, x, eps=a.eps, domain=a.domain, draws=a.steps * a.restarts,
+                                        seed=a.seed)
         else:
-            paper = _paper(f, op, x, eps=eps, domain=domain, iters=steps * restarts, seed=seed)
+            paper = _paper(f, op, x, eps=a.eps, domain=a.domain, iters=a.steps * a.restarts, seed=a.seed)
             att = paper.as_attack(-1)
-        gauss = attacks.gaussian_like(f, op, x, att.perturbation, domain=domain, seed=seed + 1)
-        ball = None
-        if gaussian_draws is not None:
-            ball = attacks.gaussian_ball(
-                f, op, x, att.perturbation, threshold=max_artifact, draws=gaussian_draws, seed=seed + 2, domain=domain
-            )
-
-    # the network's numbers, per image
-    x_norm = attacks._bnorm(x)
-    pert_meas = _measurements(op, x, att.perturbation, domain)
-    psnr_c, psnr_p = psnr(att.clean, x), psnr(att.perturbed, x)
-    ssim_c, ssim_p = ssim(att.clean, x), ssim(att.perturbed, x)
-    i = C.worst_index(att.artifact, "lower")
-
-    base_clean = base_pert = base_art = base_worst = None
+        gauss = attacks.gaussian_like(f, op, x, att.perturbation, domain=a.domain, seed=a.seed + 1)
+        ball = None if a.gaussian_draws is None else attacks.gaussian_ball(
+            f, op, x, att.perturbation, threshold=a.max_artifact, draws=a.gaussian_draws, seed=a.seed + 2,
+            domain=a.domain)
+    run = _Run(att, paper, gauss, ball, psnr(att.clean, x), psnr(att.perturbed, x), ssim(att.clean, x),
+               ssim(att.perturbed, x), C.worst_index(att.artifact, "lower"))
     with sw("baseline_s"):
-        if base is not None:
-            base_clean = C.run_reconstructor(base, op(x), op)
-            base_pert = C.run_reconstructor(base, pert_meas, op)
-            base_art = attacks._bnorm(base_pert - base_clean) / x_norm
-            if attack_baseline:
-                base_worst = attacks.budgeted_search(
-                    base, op, x, eps=eps, domain=domain, steps=max(2, steps // 4), restarts=1, seed=seed
-                ).artifact
+        if a.base is not None:
+            _run_baseline(a, run)
+    return run
 
-    artifact = float(att.artifact[i])
-    size = float(att.size[i])
+
+def _run_baseline(a: _Args, run: _Run) -> None:
+    """The baseline on the network's worst perturbations (and, with ``attack_baseline``, its own)."""
+    op, x = a.op, a.x
+    run.base_clean = C.run_reconstructor(a.base, op(x), op)
+    run.base_pert = C.run_reconstructor(a.base, _measurements(op, x, run.att.perturbation, a.domain), op)
+    run.base_art = batch_norm(run.base_pert - run.base_clean) / batch_norm(x)
+    run.base_psnr_c, run.base_psnr_p = psnr(run.base_clean, x), psnr(run.base_pert, x)
+    if a.attack_baseline:
+        run.base_worst = attacks.budgeted_search(
+            a.base, op, x, eps=a.eps, domain=a.domain, steps=max(2, a.steps // 4), restarts=1, seed=a.seed
+        ).artifact
+
+
+def _metrics(run: _Run) -> tuple[dict[str, float], dict[str, float]]:
+    """``(metrics, baseline values)`` of the worst image (maxima over images where so documented)."""
+    i, att = run.i, run.att
+    artifact, size = float(att.artifact[i]), float(att.size[i])
+    g_max = float(run.gauss.max())
     metrics: dict[str, float] = {
         "eps": size,
         "artifact": artifact,
         "amplification": artifact / size if size > 0 else float("inf"),
-        "psnr_clean": float(psnr_c[i]),
-        "psnr_perturbed": float(psnr_p[i]),
-        "ssim_clean": float(ssim_c[i]),
-        "ssim_perturbed": float(ssim_p[i]),
-        "gaussian_artifact": float(gauss.max()),
+        "psnr_clean": float(run.psnr_c[i]),
+        "psnr_perturbed": float(run.psnr_p[i]),
+        "ssim_clean": float(run.ssim_c[i]),
+        "ssim_perturbed": float(run.ssim_p[i]),
+        "gaussian_artifact": g_max,
+        "worse_than_random": artifact / g_max if g_max > 0 else float("inf"),
     }
-    g_max = metrics["gaussian_artifact"]
-    metrics["worse_than_random"] = artifact / g_max if g_max > 0 else float("inf")
     baseline_vals: dict[str, float] = {}
-    if base_art is not None:
-        metrics["baseline_artifact"] = float(base_art.max())
-        baseline_vals = {
-            "artifact": float(base_art.max()),
-            "psnr_clean": float(psnr(base_clean, x)[i]),
-            "psnr_perturbed": float(psnr(base_pert, x)[i]),
-        }
-        if base_worst is not None:
-            metrics["baseline_worst_artifact"] = float(base_worst.max())
-            baseline_vals["worst_artifact"] = float(base_worst.max())
-    if ball is not None:
-        metrics.update(
-            ball_fraction=float(ball.fraction[i]),
-            ball_ci_low=float(ball.ci_low[i]),
-            ball_ci_high=float(ball.ci_high[i]),
-        )
+    if run.base_art is not None:
+        metrics["baseline_artifact"] = float(run.base_art.max())
+        baseline_vals = {"artifact": float(run.base_art.max()), "psnr_clean": float(run.base_psnr_c[i]),
+                         "psnr_perturbed": float(run.base_psnr_p[i])}
+        if run.base_worst is not None:
+            metrics["baseline_worst_artifact"] = baseline_vals["worst_artifact"] = float(run.base_worst.max())
+    if run.ball is not None:
+        metrics.update(ball_fraction=float(run.ball.fraction[i]), ball_ci_low=float(run.ball.ci_low[i]),
+                       ball_ci_high=float(run.ball.ci_high[i]))
+    return metrics, baseline_vals
 
-    passed = artifact <= max_artifact
-    size_name = "||r||/||x||" if domain == "image" else "||e||/||y||"
-    label = "CS baseline" if baseline == "default" else "baseline"
+
+# -- judge ------------------------------------------------------------------------------------------
+def _judge(a: _Args, run: _Run, metrics: dict[str, float]) -> tuple[bool, str]:
+    """Pass when the worst artifact is at most ``max_artifact``; the one-line message says why."""
+    artifact, size = metrics["artifact"], metrics["eps"]
+    passed = artifact <= a.max_artifact
+    size_name = "||r||/||x||" if a.domain == "image" else "||e||/||y||"
+    label = "CS baseline" if a.baseline_is_cs else "baseline"
     message = (
-        f"artifact {_num(artifact)} {'<=' if passed else '>'} max_artifact {_num(max_artifact)} "
+        f"artifact {_num(artifact)} {'<=' if passed else '>'} max_artifact {_num(a.max_artifact)} "
         f"at {size_name} = {C.fmt(size, 3)}"
-        + (f"; {label} {_num(metrics['baseline_artifact'])}" if base_art is not None else "")
+        + (f"; {label} {_num(metrics['baseline_artifact'])}" if run.base_art is not None else "")
         + (f"; amplification {C.fmt(metrics['amplification'], 1)}x" if not passed else "")
     )
-
-    per_image = C.per_image_rows(
-        eps=att.size,
-        artifact=att.artifact,
-        amplification=att.amplification,
-        psnr_clean=psnr_c,
-        psnr_perturbed=psnr_p,
-        ssim_clean=ssim_c,
-        ssim_perturbed=ssim_p,
-        gaussian_artifact=gauss,
-        **({"baseline_artifact": base_art} if base_art is not None else {}),
-        **({"ball_fraction": ball.fraction} if ball is not None else {}),
-    )
-
-    panel = _panel(op, x, att, i, domain, base_clean, base_pert, paper, baseline_is_cs=baseline == "default")
-    key = "r" if domain == "image" else "e"
-    arrays = {
-        "x": x.detach().cpu(),
-        key: att.perturbation.detach().cpu(),
-        "f_clean": att.clean.detach().cpu(),
-        "f_perturbed": att.perturbed.detach().cpu(),
-        "artifact": att.artifact.detach().cpu(),
-        "seed": torch.tensor([seed]),
-    }
-    if paper is not None:
-        for j, pj in enumerate(paper.perturbations, 1):
-            arrays[f"{key}{j}"] = pj.detach().cpu()
-    timings = sw.timings("attack_s", "baseline_s")
-    return C.make_result(
-        "worst_case",
-        passed=passed,
-        message=message,
-        metrics=metrics,
-        key_metric="artifact",
-        reconstructor=f,
-        operator=op,
-        seed=seed,
-        settings={
-            "eps": eps,
-            "max_artifact": max_artifact,
-            "domain": domain,
-            "method": method,
-            "steps": steps,
-            "restarts": restarts,
-            "budget": b.name,
-            "baseline": C.baseline_label(base),
-            "attack_baseline": attack_baseline,
-            "gaussian_draws": gaussian_draws,
-            "images": int(x.shape[0]),
-            "evaluations": int(att.evaluations),
-            "worst_image": i,
-            **({"paper": paper.settings} if paper is not None else {}),
-        },
-        thresholds={"max_artifact": max_artifact},
-        baseline=baseline_vals,
-        better={
-            "artifact": LOWER_IS_BETTER,
-            "amplification": LOWER_IS_BETTER,
-            "worse_than_random": LOWER_IS_BETTER,
-            "psnr_perturbed": HIGHER_IS_BETTER,
-            "ssim_perturbed": HIGHER_IS_BETTER,
-            "psnr_clean": HIGHER_IS_BETTER,
-            "ssim_clean": HIGHER_IS_BETTER,
-            "ball_fraction": LOWER_IS_BETTER,
-        },
-        timings=timings,
-        per_image=per_image,
-        panel=panel,
-        arrays=arrays,
-    )
+    return passed, message
 
 
 def _num(v: float) -> str:
@@ -269,12 +269,69 @@ def _num(v: float) -> str:
     return f"{v:.{max(2, 1 - math.floor(math.log10(a)))}f}"
 
 
+# -- result -----------------------------------------------------------------------------------------
+def _result(a: _Args, run: _Run, metrics: dict[str, float], baseline_vals: dict[str, float], passed: bool,
+            message: str, timings: dict[str, float]) -> CheckResult:
+    att = run.att
+    per_image = C.per_image_rows(
+        eps=att.size, artifact=att.artifact, amplification=att.amplification, psnr_clean=run.psnr_c,
+        psnr_perturbed=run.psnr_p, ssim_clean=run.ssim_c, ssim_perturbed=run.ssim_p, gaussian_artifact=run.gauss,
+        **({"baseline_artifact": run.base_art} if run.base_art is not None else {}),
+        **({"ball_fraction": run.ball.fraction} if run.ball is not None else {}),
+    )
+    settings = {
+        "eps": a.eps, "max_artifact": a.max_artifact, "domain": a.domain, "method": a.method, "steps": a.steps,
+        "restarts": a.restarts, "budget": a.budget.name, "baseline": C.baseline_label(a.base),
+        "attack_baseline": a.attack_baseline, "gaussian_draws": a.gaussian_draws, "images": int(a.x.shape[0]),
+        "evaluations": int(att.evaluations), "worst_image": run.i,
+        **({"paper": run.paper.settings} if run.paper is not None else {}),
+    }
+    return C.make_result(
+        "worst_case", passed=passed, message=message, metrics=metrics, key_metric="artifact", reconstructor=a.f,
+        operator=a.op, seed=a.seed, settings=settings, thresholds={"max_artifact": a.max_artifact},
+        baseline=baseline_vals, better=dict(BETTER), timings=timings, per_image=per_image, arrays=_arrays(a, run),
+        images=_images(a, run), figure={"name": "r" if a.domain == "image" else "A*e",
+                                         "baseline": "CS" if a.baseline_is_cs else "baseline"},
+    )
+
+
+def _arrays(a: _Args, run: _Run) -> dict[str, torch.Tensor]:
+    """What ``arrays.npz`` keeps to reproduce the case (``r`` or ``e``, and ``r1``.. for the paper)."""
+    key, att = ("r" if a.domain == "image" else "e"), run.att
+    arrays = {"x": a.x.detach().cpu(), key: att.perturbation.detach().cpu(), "f_clean": att.clean.detach().cpu(),
+              "f_perturbed": att.perturbed.detach().cpu(), "artifact": att.artifact.detach().cpu(),
+              "seed": torch.tensor([a.seed])}
+    if run.paper is not None:
+        for j, pj in enumerate(run.paper.perturbations, 1):
+            arrays[f"{key}{j}"] = pj.detach().cpu()
+    return arrays
+
+
+def _images(a: _Args, run: _Run) -> dict[str, torch.Tensor]:
+    """The worst image's views for ``report.layouts.worst_case_rows`` (perturbations in the image domain)."""
+    i, att = run.i, run.att
+    images = {"x": a.x[i], "shown": _image_view(a, att.perturbation, i), "f_clean": att.clean[i],
+              "f_perturbed": att.perturbed[i]}
+    if run.base_clean is not None and run.base_pert is not None:
+        images.update(baseline_clean=run.base_clean[i], baseline_perturbed=run.base_pert[i])
+    if run.paper is not None:
+        for j, (pj, oj) in enumerate(zip(run.paper.perturbations, run.paper.outputs), 1):
+            images.update({f"shown{j}": _image_view(a, pj, i), f"output{j}": oj[i]})
+    return {k: v.detach().cpu() for k, v in images.items()}
+
+
+def _image_view(a: _Args, p: torch.Tensor, i: int) -> torch.Tensor:
+    """Image ``i`` of a perturbation as seen in the image: ``r`` itself, or ``A* e``."""
+    with torch.no_grad():
+        return p[i] if a.domain == "image" else a.op.adjoint(p[i : i + 1])[0]
+
+
 def _paper(f, op: LinearOperator, x: torch.Tensor, *, eps: float, domain: str, iters: int, seed: int):
     """The paper's search with a scale-free step (``step="auto"``), ``lam = 0``, stopped at the ball.
 
     ``lam = 0``: the ball ``||r|| <= eps ||x||`` bounds the perturbation instead of the penalty.
     """
-    ref = attacks._bnorm(x) if domain == "image" else attacks._bnorm(op(x))
+    ref = batch_norm(x) if domain == "image" else batch_norm(op(x))
     n = x[0].numel() * (2 if (domain == "measurements" and op.complex_measurements) or x.is_complex() else 1)
     # ||tau U|| ~ tau sqrt(n / 3) for U uniform on [0, 1)
     tau = PAPER_START * eps * float(ref.min()) / (n / 3) ** 0.5
@@ -287,45 +344,3 @@ def _paper(f, op: LinearOperator, x: torch.Tensor, *, eps: float, domain: str, i
 def _measurements(op: LinearOperator, x: torch.Tensor, p: torch.Tensor, domain: str) -> torch.Tensor:
     with torch.no_grad():
         return op(x + p) if domain == "image" else op(x) + p
-
-
-def _panel(op, x, att, i, domain, base_clean, base_pert, paper, baseline_is_cs: bool):
-    """Rows like the paper's Fig. 1 for image ``i``: inputs, network, baseline (, checkpoints)."""
-    xi = x[i]
-    with torch.no_grad():
-        shown = att.perturbation[i] if domain == "image" else op.adjoint(att.perturbation[i : i + 1])[0]
-    name = "r" if domain == "image" else "A*e"
-    scaled, factor = C.amplified(shown, xi)
-    rows = [
-        C.panel_row(
-            ("x", xi),
-            (f"x + {name}", xi + shown),
-            (C.factor_label(name, factor), scaled),
-        ),
-        C.panel_row(
-            ("f(Ax)", att.clean[i]),
-            (f"f(A(x + {name}))", att.perturbed[i]),
-            (f"|f(A(x + {name})) − f(Ax)|", (att.perturbed[i] - att.clean[i]).abs()),
-        ),
-    ]
-    if base_clean is not None:
-        b = "CS" if baseline_is_cs else "baseline"
-        rows.append(
-            C.panel_row(
-                (f"{b}(Ax)", base_clean[i]),
-                (f"{b}(A(x + {name}))", base_pert[i]),
-                (f"|{b}(A(x + {name})) − {b}(Ax)|", (base_pert[i] - base_clean[i]).abs()),
-            )
-        )
-    if paper is not None:
-        views = []
-        for pj in paper.perturbations:
-            with torch.no_grad():
-                views.append(pj[i] if domain == "image" else op.adjoint(pj[i : i + 1])[0])
-        n = "r" if domain == "image" else "A*e"
-        rows.append(C.panel_row(*[(f"x + {n}{j}", xi + v) for j, v in enumerate(views, 1)]))
-        rows.append(C.panel_row(*[(f"f(A(x + {n}{j}))", o[i]) for j, o in enumerate(paper.outputs, 1)]))
-    return rows
-
-
-__all__ = ["worst_case", "METHODS"]

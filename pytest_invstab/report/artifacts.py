@@ -22,6 +22,7 @@ import torch
 
 from ..result import CheckResult
 from .errors import ReportError
+from .layouts import panel_rows
 from .panels import render_curves, render_panel
 from .records import jsonable, make_record, short_name
 
@@ -111,7 +112,7 @@ def arrays_to_npz(arrays: Mapping[str, Any]) -> bytes:
 def save_artifacts(result: CheckResult, folder: str | os.PathLike[str]) -> dict[str, str]:
     """Write the artifacts of ``result`` into ``folder`` and record their paths in ``result.artifacts``.
 
-    Files: ``panel.png`` (when ``result.panel``), ``curves.png`` (when ``result.curves``),
+    Files: ``panel.png`` (when the result has a panel: ``layouts.panel_rows``), ``curves.png`` (when ``result.curves``),
     ``arrays.npz`` (when ``result.arrays``; tensors as numpy arrays under the same names)
     and ``result.json`` (``result.to_dict()``, written last so it lists the other files).
     Returns ``{"panel" | "curves" | "arrays" | "result": absolute path}``.
@@ -123,8 +124,9 @@ def save_artifacts(result: CheckResult, folder: str | os.PathLike[str]) -> dict[
     title = f"{result.check}: {result.verdict}"
     # Render before writing anything: a bad panel fails cleanly without half a folder.
     pending: list[tuple[str, str, bytes]] = []
-    if result.panel:
-        pending.append(("panel", "panel.png", render_panel(result.panel, title=title)))
+    rows = panel_rows(result)
+    if rows:
+        pending.append(("panel", "panel.png", render_panel(rows, title=title)))
     if result.curves:
         pending.append(("curves", "curves.png", render_curves(result.curves, title=result.check)))
     if result.arrays:

@@ -123,7 +123,7 @@ def _wrap(title: str, width: int = 30) -> str:
 def render_panel(panel: Sequence[Sequence[tuple[str, Any]]], title: str | None = None, dpi: float | None = None) -> bytes:
     """PNG of a grid of images: one panel row per figure row, each cell titled.
 
-    ``panel`` is ``CheckResult.panel``: rows of ``(title, image)`` with 2-D images ``[H, W]``
+    ``panel`` is ``layouts.panel_rows(result)``: rows of ``(title, image)`` with 2-D images ``[H, W]``
     (real, or complex shown as magnitude). Rows may have different lengths.
     """
     rows = [[(str(t), to_image(img)) for t, img in row] for row in panel if len(row)]
