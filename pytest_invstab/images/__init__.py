@@ -1,4 +1,4 @@
-"""Test images: analytic phantoms, real scans, image files, structural details."""
+"""Test images: analytic phantoms, real scans, image files and volumes, structural details."""
 
 from .details import SYMBOLS, Detail, as_detail, default_details, insert_details, symbol, text_detail
 from .files import load_image
@@ -11,18 +11,22 @@ from .phantoms import (
     shepp_logan,
     textured_phantoms,
 )
-from .scans import load_scan
+from .scans import SCAN_FILES, ScanFile, load_scan
+from .volumes import load_images
 
 __all__ = [
+    "SCAN_FILES",
     "SHEPP_LOGAN_TABLE",
     "SYMBOLS",
     "Detail",
+    "ScanFile",
     "as_detail",
     "default_details",
     "ellipse_image",
     "ellipse_line_integrals",
     "insert_details",
     "load_image",
+    "load_images",
     "load_scan",
     "pixel_grid",
     "random_ellipses",
