@@ -284,3 +284,21 @@ def test_no_function_in_checks_or_attacks_over_80_lines():
                 if length > MAX_FUNCTION_LINES:
                     long[f"{name}.{node.name} (line {node.lineno})"] = length
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines (make them a pipeline of steps): {long}"
+
+
+# -- markers live once ---------------------------------------------------------------------------------
+def test_markers_are_defined_once_in_markers_py():
+    """``pytest.mark.<check marker>`` is spelled in markers.py only; the package re-exports it lazily."""
+    defining = set()
+    for name in MODULES:
+        for node in ast.walk(_tree(name)):
+            if (isinstance(node, ast.Attribute) and node.attr in ("stability", "detail_recovery", "more_samples")
+                    and isinstance(node.value, ast.Attribute) and node.value.attr == "mark"):
+                defining.add(name)
+    assert defining == {f"{PACKAGE}.markers"}
+
+    import pytest_invstab
+    import pytest_invstab.markers
+
+    assert pytest_invstab.stability is pytest_invstab.markers.stability
+    assert pytest_invstab.more_samples.name == "more_samples"
