@@ -1,8 +1,9 @@
 """pytest-invstab: test image-reconstruction networks for the instabilities of Antun et al. (PNAS 2020).
 
-The markers are importable as decorators (``from pytest_invstab import stability``); the
-heavy names (operators, checks, baselines) load lazily so that pytest starts fast in
-projects that do not use them.
+Every public name loads lazily: the markers (``from pytest_invstab import stability``) from the
+pytest layer's :mod:`pytest_invstab.markers`, the heavy names (operators, checks, baselines)
+from their packages. So pytest starts fast in projects that do not use them, and this package
+imports neither pytest nor torch until a name is asked for (the checks run without pytest).
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-import pytest
-
 __version__ = "0.1.0"
 
-stability = pytest.mark.stability
-detail_recovery = pytest.mark.detail_recovery
-more_samples = pytest.mark.more_samples
-
 _LAZY = {
+    "stability": ("pytest_invstab.markers", "stability"),
+    "detail_recovery": ("pytest_invstab.markers", "detail_recovery"),
+    "more_samples": ("pytest_invstab.markers", "more_samples"),
     "checks": ("pytest_invstab.checks", None),
     "CheckResult": ("pytest_invstab.result", "CheckResult"),
     "from_image_network": ("pytest_invstab.reconstructor", "from_image_network"),
@@ -33,7 +31,7 @@ _LAZY = {
     "InvstabError": ("pytest_invstab.errors", "InvstabError"),
 }
 
-__all__ = ["__version__", "stability", "detail_recovery", "more_samples", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

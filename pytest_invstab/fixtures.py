@@ -10,11 +10,12 @@ a function-scoped fixture of their own. Sizes, rates and devices come from the i
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .plugin import fetch_fixture, get_session, run_and_record
+from .runner import REQUEST_KEY, fetch_fixture, get_session, run_and_record
 from .settings import CHECKS, FIXTURE_ARGUMENTS, InvstabSettings, allowed_arguments, value_problems
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +30,19 @@ _IMAGE_CACHE: dict[tuple[int, str, str], "torch.Tensor"] = {}
 
 def _settings(request: pytest.FixtureRequest) -> InvstabSettings:
     return get_session(request.config).settings
+
+
+@pytest.fixture(autouse=True)
+def _invstab_request(request: pytest.FixtureRequest) -> Generator[None, None, None]:
+    """Keep the test's fixture request in its stash while it runs.
+
+    The plugin runs a marked test's check after the test body and fetches the marker's
+    fixtures through this request (``request.getfixturevalue`` is pytest's public route;
+    the item's own request is private). Cheap, so it is autouse for every test.
+    """
+    request.node.stash[REQUEST_KEY] = request
+    yield
+    del request.node.stash[REQUEST_KEY]
 
 
 @pytest.fixture(scope="session")

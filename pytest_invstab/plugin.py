@@ -1,7 +1,10 @@
 """pytest hooks of pytest-invstab: options, markers, running marked tests, reports, xdist.
 
 Thin on purpose: settings are resolved in :mod:`pytest_invstab.settings`, session state and
-reports live in :mod:`pytest_invstab.session`, the checks in :mod:`pytest_invstab.checks`.
+reports live in :mod:`pytest_invstab.session`, the checks in :mod:`pytest_invstab.checks`;
+running one check inside a test (fetch fixtures, run, record, fail) is
+:mod:`pytest_invstab.runner`, shared with the fixtures of :mod:`pytest_invstab.fixtures`,
+which this module registers (they do not import it back).
 This module imports neither torch nor the checks at start-up, so that installing the plugin
 does not slow down test suites that do not use it.
 
@@ -13,38 +16,35 @@ records the result and fails the test with the check's one-line message and arti
 from __future__ import annotations
 
 import base64
-from collections.abc import Generator, Mapping
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from .errors import InvalidInputError, InvstabError, UnsupportedRateError
-from .session import WORKER_KEY, InvstabSession, run_check
+from . import fixtures
+from .errors import InvalidInputError
+from .runner import (
+    ITEM_RESULTS_KEY,
+    REQUEST_KEY,
+    SESSION_KEY,
+    fetch_fixture,
+    get_session,
+    run_and_record,
+)
+from .session import WORKER_KEY, InvstabSession
 from .settings import (
     CHECKS,
     FIXTURE_ARGUMENTS,
     MARKER_DOCS,
     OPTIONS,
-    check_kwargs,
     load_settings,
     marker_problems,
     split_marker_kwargs,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .result import CheckResult
-
-SESSION_KEY = pytest.StashKey[InvstabSession]()
-# (CheckResult, record) of every check a test ran, for junit properties and pytest-html extras.
-ITEM_RESULTS_KEY = pytest.StashKey[list]()
 # Marker-argument problems of an item (reported at its setup on xdist workers).
 MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
-
-# Markers as decorators: ``from pytest_invstab.plugin import stability``.
-stability = pytest.mark.stability
-detail_recovery = pytest.mark.detail_recovery
-more_samples = pytest.mark.more_samples
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -83,8 +83,6 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_device(settings.device)
     worker = getattr(config, "workerinput", {}).get("workerid")
     config.stash[SESSION_KEY] = InvstabSession(settings, worker_id=worker)
-    from . import fixtures
-
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
@@ -107,11 +105,6 @@ def _check_device(device: str) -> None:
             raise pytest.UsageError(
                 f"pytest-invstab: --invstab-device {device}: only {torch.cuda.device_count()} CUDA device(s) visible"
             )
-
-
-def get_session(config: pytest.Config) -> InvstabSession:
-    """The session state of ``config`` (created in pytest_configure)."""
-    return config.stash[SESSION_KEY]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -167,117 +160,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     result = yield  # the test body; if it failed, its exception propagates and no check runs
+    # The request was stashed at setup by the autouse fixture ``_invstab_request`` (fixtures.py):
+    # the public route to getfixturevalue for a test item.
     if isinstance(item, pytest.Function):
         for name, (_args, kwargs) in item_markers(item).items():
+            request = item.stash[REQUEST_KEY]
             fixture_names, kw = split_marker_kwargs(kwargs)
-            request = item._request
-            fixtures = {
-                arg: fetch_fixture(request, fixture_names[arg], name, arg) for arg in FIXTURE_ARGUMENTS
-            }
-            run_and_record(item, name, fixtures, kw, fail=True)
+            values = {arg: fetch_fixture(request, fixture_names[arg], name, arg) for arg in FIXTURE_ARGUMENTS}
+            run_and_record(item, name, values, kw, fail=True)
     return result
-
-
-def fetch_fixture(request: Any, fixture: str, marker: str, role: str, where: str | None = None) -> Any:
-    """``request.getfixturevalue(fixture)`` with one clear error when no such fixture exists.
-
-    ``where`` names what the user can pass the argument to (default ``@pytest.mark.<marker>``).
-    """
-    __tracebackhide__ = True
-    from _pytest.fixtures import FixtureLookupError
-
-    try:
-        return request.getfixturevalue(fixture)
-    except FixtureLookupError as exc:
-        if getattr(exc, "argname", fixture) != fixture:
-            raise  # the fixture exists but needs one that does not: pytest's own message says which
-    where = where or f"@pytest.mark.{marker}"
-    if role == "reconstructor":
-        hint = (
-            f"define a fixture named {fixture!r} in conftest.py that returns the network under test "
-            f"(a callable f(y, op) -> image or a torch.nn.Module), or pass reconstructor=... to {where}"
-        )
-    else:
-        hint = (f"define a fixture named {fixture!r} in conftest.py, or pass {role}=... to {where} "
-                f"(default fixture: {FIXTURE_ARGUMENTS[role]!r})")
-    pytest.fail(f"pytest-invstab {marker}: needs a {role} but there is no fixture {fixture!r}: {hint}",
-                pytrace=False)
-
-
-def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], kwargs: Mapping[str, Any],
-                   *, fail: bool = True) -> "CheckResult":
-    """Run one check, record its result in the session, and fail (or skip) the test as it says.
-
-    ``fixtures``: the values of ``reconstructor``, ``operator`` and ``images``. ``kwargs``: the
-    check's keyword arguments (seed and budget filled from the session when absent).
-    """
-    __tracebackhide__ = True
-    session = get_session(item.config)
-    kw = check_kwargs(kwargs, session.settings)
-    # Skip / fail outside the except blocks: the user's error is the message, not a chained traceback.
-    skip_reason = problem = None
-    try:
-        result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
-    except UnsupportedRateError as exc:
-        skip_reason = f"pytest-invstab {marker}: {exc}"
-    except InvstabError as exc:
-        problem = f"pytest-invstab {marker}: {exc}"
-    except ImportError as exc:
-        problem = f"pytest-invstab {marker}: the check is not available ({exc})"
-    if skip_reason is not None:
-        _skip_at_test(skip_reason)
-    if problem is not None:
-        pytest.fail(problem, pytrace=False)
-    record = session.add_result(item.nodeid, result)
-    item.stash.setdefault(ITEM_RESULTS_KEY, []).append((result, record))
-    if session.settings.junit_properties:
-        item.user_properties.extend(junit_properties(record))
-    if fail and not result.passed:
-        pytest.fail(failure_message(record), pytrace=False)
-    return result
-
-
-def _skip_at_test(reason: str) -> None:
-    """Skip, reported at the test's location rather than at this plugin's line."""
-    __tracebackhide__ = True
-    try:
-        exc = pytest.skip.Exception(reason, _use_item_location=True)  # type: ignore[call-arg]
-    except TypeError:  # pragma: no cover - older pytest without the keyword
-        pytest.skip(reason)
-    raise exc
-
-
-def failure_message(record: Mapping[str, Any]) -> str:
-    """The check's one-line message and where its artifacts are."""
-    message = str(record.get("message") or f"{record.get('check')} failed")
-    artifacts = record.get("artifacts") or {}
-    if artifacts:
-        folder = Path(next(iter(artifacts.values()))).parent
-        return f"{message}\nartifacts: {folder}"
-    if record.get("artifact_error"):
-        return f"{message}\nartifacts not saved: {record['artifact_error']}"
-    return message
-
-
-def junit_properties(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """``(name, value)`` pairs for ``item.user_properties``: key metric, thresholds, baseline, verdict."""
-    prefix = f"invstab.{record.get('check')}"
-    if int(record.get("index", 0) or 0):
-        prefix += f"#{int(record['index'])}"
-    key = str(record.get("key_metric", ""))
-    props: list[tuple[str, Any]] = [(f"{prefix}.verdict", record.get("verdict"))]
-    metrics = record.get("metrics") or {}
-    if key in metrics:
-        props.append((f"{prefix}.{key}", metrics[key]))
-    for name, value in (record.get("thresholds") or {}).items():
-        props.append((f"{prefix}.{name}", value))
-    baseline = record.get("baseline") or {}
-    if key in baseline:
-        props.append((f"{prefix}.baseline.{key}", baseline[key]))
-    artifacts = record.get("artifacts") or {}
-    if artifacts:
-        props.append((f"{prefix}.artifacts", str(Path(next(iter(artifacts.values()))).parent)))
-    return props
 
 
 # -- end of session -----------------------------------------------------------------------------

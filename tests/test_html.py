@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from pytest_invstab.report import ReportError, make_record, save_and_record, write_html
-from pytest_invstab.report.demo import DEMO_NODEIDS, demo_results
 from pytest_invstab.report.html_report import render_html
 from pytest_invstab.report.json_report import build_meta
 from pytest_invstab.report.records import format_number
+
+from demo_results import DEMO_NODEIDS, demo_results
 
 DATA_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 VOID = {"meta", "img", "br", "hr", "input", "link", "col", "area", "base", "source", "wbr"}

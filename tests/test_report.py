@@ -27,11 +27,12 @@ from pytest_invstab.report import (
     write_json,
 )
 from pytest_invstab.report.artifacts import atomic_write
-from pytest_invstab.report.demo import DEMO_NODEIDS, demo_results
 from pytest_invstab.report.json_report import FORMAT, build_meta
 from pytest_invstab.report.panels import is_difference, render_panel
 from pytest_invstab.report.records import format_number, jsonable, key_threshold, short_name
 from pytest_invstab.result import CheckResult
+
+from demo_results import DEMO_NODEIDS, demo_results
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

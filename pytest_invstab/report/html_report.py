@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -57,68 +58,8 @@ CHECK_HELP: dict[str, tuple[str, str]] = {
     ),
 }
 
-CSS = """
-:root { --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #cf222e; --fail-bg: #ffebe9; --ink: #1f2328;
-        --muted: #59636e; --line: #d1d9e0; --soft: #f6f8fa; --accent: #0969da; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
-       background: #fff; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 32px 48px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 12px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
-h3 { font-size: 16px; margin: 0; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.subtitle { color: var(--muted); margin: 0 0 16px; }
-.banner { padding: 12px 16px; border-radius: 8px; font-weight: 600; font-size: 16px; margin: 12px 0 16px; }
-.banner.pass { background: var(--pass-bg); color: var(--pass); border: 1px solid #aceebb; }
-.banner.fail { background: var(--fail-bg); color: var(--fail); border: 1px solid #ffcecb; }
-.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
-.meta dt { color: var(--muted); }
-.meta dd { margin: 0; }
-.explain { background: var(--soft); border: 1px solid var(--line); border-radius: 8px; padding: 4px 18px 10px; }
-.explain h2 { border: 0; margin-top: 12px; }
-.explain dt { font-weight: 600; margin-top: 8px; }
-.explain dd { margin: 2px 0 0 0; color: #31373d; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: var(--soft); font-weight: 600; font-size: 13px; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.key td { background: #fff8c5; }
-.verdict { display: inline-block; padding: 1px 10px; border-radius: 12px; font-weight: 600; font-size: 12px;
-           letter-spacing: .03em; }
-.verdict.passed { background: var(--pass-bg); color: var(--pass); }
-.verdict.failed { background: var(--fail-bg); color: var(--fail); }
-.tag { display: inline-block; padding: 1px 8px; border-radius: 12px; background: #ddf4ff; color: var(--accent);
-       font-size: 12px; font-weight: 600; }
-a { color: var(--accent); text-decoration: none; }
-a:hover { text-decoration: underline; }
-.check { border: 1px solid var(--line); border-radius: 8px; margin: 20px 0; overflow: hidden; }
-.check > header { display: flex; gap: 10px; align-items: center; flex-wrap: wrap; padding: 10px 16px;
-                  background: var(--soft); border-bottom: 1px solid var(--line); }
-.check.failed > header { border-left: 5px solid var(--fail); }
-.check.passed > header { border-left: 5px solid var(--pass); }
-.check .nodeid { color: var(--muted); width: 100%; margin-top: -4px; word-break: break-all; }
-.check .body { padding: 12px 16px 16px; }
-.message { padding: 8px 12px; border-radius: 6px; margin: 0 0 14px; }
-.failed .message { background: var(--fail-bg); }
-.passed .message { background: var(--pass-bg); }
-.cols { display: grid; grid-template-columns: 3fr 2fr; gap: 20px; }
-@media (max-width: 900px) { .cols { grid-template-columns: 1fr; } }
-.cols h4 { margin: 0 0 6px; font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-.kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 13px; }
-.kv dt { color: var(--muted); }
-.kv dd { margin: 0; word-break: break-word; }
-.help { color: var(--muted); font-size: 12.5px; }
-figure { margin: 16px 0 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
-figcaption { color: var(--muted); font-size: 12.5px; margin-top: 4px; }
-.none { color: var(--muted); font-style: italic; }
-details { margin-top: 12px; }
-.kv details { margin: 0; }
-code.long { display: block; white-space: pre-wrap; word-break: break-all; font-size: 11.5px; color: var(--muted); }
-summary { cursor: pointer; color: var(--accent); }
-footer { margin-top: 40px; color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line); padding-top: 10px; }
-"""
+# Kept in a file of its own (package data) and inlined into every page.
+CSS = resources.files(__package__).joinpath("report.css").read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:

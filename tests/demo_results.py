@@ -1,7 +1,7 @@
-"""Hand-made results of the three checks, to preview the reports and to test them.
+"""Hand-made results of the three checks, to test the reports (test-only code; not shipped).
 
-``python -m pytest_invstab.report.demo OUT_DIR`` writes ``report.html``, ``report.json`` and the
-artifact folders of three synthetic checks (one failing worst case, one failing detail
+``python tests/demo_results.py OUT_DIR`` (with the package importable) writes ``report.html``,
+``report.json`` and the artifact folders of three synthetic checks (one failing worst case, one failing detail
 recovery, one passing more-samples check) into ``OUT_DIR``. The numbers are made up but
 consistent (artifacts computed from the images shown); no network is run.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
+from pytest_invstab.result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
 
 
 def _phantom(size: int) -> torch.Tensor:
@@ -131,9 +131,7 @@ DEMO_NODEIDS = [
 def main(argv: list[str] | None = None) -> int:
     import time
 
-    from .artifacts import save_and_record
-    from .html_report import write_html
-    from .json_report import build_meta, write_json
+    from pytest_invstab.report import build_meta, save_and_record, write_html, write_json
 
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0] if args else "invstab-demo")
