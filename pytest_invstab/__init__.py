@@ -28,6 +28,9 @@ _LAZY = {
     "CSBaseline": ("pytest_invstab.baselines", "CSBaseline"),
     "shepp_logan": ("pytest_invstab.images", "shepp_logan"),
     "default_details": ("pytest_invstab.images", "default_details"),
+    "load_image": ("pytest_invstab.images", "load_image"),
+    "load_images": ("pytest_invstab.images", "load_images"),
+    "load_scan": ("pytest_invstab.images", "load_scan"),
     "InvstabError": ("pytest_invstab.errors", "InvstabError"),
 }
 

@@ -9,8 +9,9 @@ from .phantoms import (
     pixel_grid,
     random_ellipses,
     shepp_logan,
-    textured_phantoms,
+
 )
+from .textured import textured_phantoms
 from .scans import SCAN_FILES, ScanFile, load_scan
 from .volumes import load_images
 

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -214,7 +213,7 @@ def text_detail(text: str = DEFAULT_TEXT, size: int = 128, position: Sequence[fl
         raise InvalidInputError(f"text {cap:g} px tall does not fit a {size} x {size} image; reduce height_px")
     cr, cc = _check_point(((size - 1) / 2, (size - 1) / 2) if position is None else position, "position")
     s = int(supersample)
-    canvas, (ref_r, ref_c) = _render_text(text, cap * s, weight)
+    canvas, (ref_r, ref_c) = _font.render_text(text, cap * s, weight)
     # Canvas pixel (i, j) lands on fine pixel (i + off_r, j + off_c); the fine grid's pixel index
     # p corresponds to image pixel coordinate (p + 0.5) / s - 0.5.
     off_r = round((cr + 0.5) * s - 0.5 - ref_r)
@@ -237,36 +236,6 @@ def text_detail(text: str = DEFAULT_TEXT, size: int = 128, position: Sequence[fl
     pattern = torch.zeros(size, size, dtype=torch.float64)
     pattern[r0:r1, c0:c1] = F.avg_pool2d(fine[None, None], s)[0, 0]
     return _make("text", pattern.clamp(0.0, 1.0).float())
-
-
-def _render_text(text: str, cap_px: float, weight: str) -> tuple[torch.Tensor, tuple[float, float]]:
-    """Render ``text`` with cap height ``cap_px`` (fine pixels); return the canvas in [0, 1] and
-    the reference point (row, col) in canvas index coordinates."""
-    from PIL import Image, ImageDraw
-
-    probe, _ = _font.load_font(100, weight)
-    em = max(4, round(cap_px / _font.cap_height_ratio(probe, 100)))
-    font, _ = _font.load_font(em, weight)
-    left, top, right, bottom = font.getbbox(text, anchor="ls")
-    cap_box = font.getbbox("H", anchor="ls")
-    margin = 2
-    w, h = right - left + 2 * margin, bottom - top + 2 * margin
-    image = Image.new("L", (w, h), 0)
-    origin = (margin - left, margin - top)  # where the baseline-left anchor sits on the canvas
-    ImageDraw.Draw(image).text(origin, text, fill=255, font=font, anchor="ls")
-    canvas = torch.from_numpy(np.asarray(image, dtype=np.float64).copy()) / 255.0
-    drawn_cap = float(cap_box[3] - cap_box[1])
-    # PIL's continuous coordinates put pixel i's centre at i + 0.5.
-    ref_r = origin[1] - drawn_cap / 2 - 0.5
-    ref_c = origin[0] + (left + right) / 2 - 0.5
-    zoom = cap_px / max(drawn_cap, 1.0)
-    if abs(zoom - 1.0) > 0.05:  # a fixed-size bitmap font: resample to the asked height
-        nh, nw = max(1, round(h * zoom)), max(1, round(w * zoom))
-        canvas = F.interpolate(canvas[None, None], size=(nh, nw), mode="bilinear", align_corners=False,
-                               antialias=zoom < 1)[0, 0].clamp(0.0, 1.0)
-        ref_r = (ref_r + 0.5) * nh / h - 0.5
-        ref_c = (ref_c + 0.5) * nw / w - 0.5
-    return canvas, (ref_r, ref_c)
 
 
 # --------------------------------------------------------------------------- layouts

@@ -31,7 +31,6 @@ __all__ = [
     "ellipse_line_integrals",
     "shepp_logan",
     "random_ellipses",
-    "textured_phantoms",
 ]
 
 #: Modified Shepp-Logan (Toft's intensities, as MATLAB's ``phantom('Modified Shepp-Logan')``):
@@ -54,7 +53,7 @@ _MIN_SIZE = 8
 
 
 # --------------------------------------------------------------------------- validation
-def _check_size(size: object, minimum: int = _MIN_SIZE, what: str = "size") -> int:
+def check_size(size: object, minimum: int = _MIN_SIZE, what: str = "size") -> int:
     if isinstance(size, bool) or not isinstance(size, int):
         raise InvalidInputError(f"{what} must be an int number of pixels, got {size!r}; pass e.g. {what}=128")
     if size < minimum:
@@ -62,26 +61,26 @@ def _check_size(size: object, minimum: int = _MIN_SIZE, what: str = "size") -> i
     return size
 
 
-def _check_count(n: object, what: str = "n") -> int:
+def check_count(n: object, what: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InvalidInputError(f"{what} must be a positive int (number of images), got {n!r}")
     return n
 
 
-def _check_supersample(supersample: object) -> int:
+def check_supersample(supersample: object) -> int:
     if isinstance(supersample, bool) or not isinstance(supersample, int) or not 1 <= supersample <= 32:
         raise InvalidInputError(
             f"supersample must be an int in 1..32 (sub-samples per pixel side), got {supersample!r}")
     return supersample
 
 
-def _check_float_dtype(dtype: torch.dtype) -> torch.dtype:
+def check_float_dtype(dtype: torch.dtype) -> torch.dtype:
     if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
         raise InvalidInputError(f"dtype must be a real floating dtype such as torch.float32, got {dtype!r}")
     return dtype
 
 
-def _generator(seed: object) -> torch.Generator:
+def seeded_generator(seed: object) -> torch.Generator:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidInputError(f"seed must be an int, got {seed!r}")
     g = torch.Generator(device="cpu")
@@ -142,9 +141,9 @@ def ellipse_image(ellipses: object, size: int = 128, supersample: int = 4,
     edge pixels take fractional values. No clipping: overlapping intensities simply add.
     Returns a ``[size, size]`` tensor of ``dtype`` on ``device``.
     """
-    size = _check_size(size, minimum=1)
-    supersample = _check_supersample(supersample)
-    dtype = _check_float_dtype(dtype)
+    size = check_size(size, minimum=1)
+    supersample = check_supersample(supersample)
+    dtype = check_float_dtype(dtype)
     table = _as_table(ellipses)
     # Coordinates in float64 so that the indicator does not depend on the output dtype.
     y, x = pixel_grid(size, supersample, torch.float64, device)
@@ -183,13 +182,13 @@ def shepp_logan(size: int = 128, dtype: torch.dtype = torch.float32, device: tor
     Background 0, skull rim 1, brain 0.2, ventricles 0; edges are anti-aliased by averaging
     ``supersample^2`` sub-pixel samples per pixel.
     """
-    size = _check_size(size)
+    size = check_size(size)
     img = ellipse_image(SHEPP_LOGAN_TABLE, size, supersample, torch.float64, device)
-    return img.clamp(0.0, 1.0).to(_check_float_dtype(dtype))
+    return img.clamp(0.0, 1.0).to(check_float_dtype(dtype))
 
 
 # --------------------------------------------------------------------------- random parameters
-class _Columns:
+class Columns:
     """Per-image random parameters drawn as one ``[n, P]`` uniform block and handed out by columns.
 
     Row ``i`` depends only on the seed and ``i`` (torch's CPU generator fills row-major), so the
@@ -197,7 +196,7 @@ class _Columns:
     """
 
     def __init__(self, n: int, width: int, seed: int) -> None:
-        self.block = torch.rand(n, width, generator=_generator(seed), dtype=torch.float64)
+        self.block = torch.rand(n, width, generator=seeded_generator(seed), dtype=torch.float64)
         self.used = 0
 
     def uniform(self, lo: float, hi: float, k: int = 1) -> torch.Tensor:
@@ -215,7 +214,7 @@ class _Columns:
         return torch.where(self.uniform(0.0, 1.0, k) < p_plus, 1.0, -1.0).double()
 
 
-def _noise_generator(seed: int) -> torch.Generator:
+def noise_generator(seed: int) -> torch.Generator:
     # A second stream, independent of the parameter block, so that noise does not shift with n.
     g = torch.Generator(device="cpu")
     g.manual_seed((int(seed) * 6364136223846793005 + 1442695040888963407) % (2**63))
@@ -223,7 +222,7 @@ def _noise_generator(seed: int) -> torch.Generator:
 
 
 # --------------------------------------------------------------------------- windowed rendering
-def _stamp(img: torch.Tensor, fn, cx: torch.Tensor, cy: torch.Tensor, half_extent: float,
+def stamp(img: torch.Tensor, fn, cx: torch.Tensor, cy: torch.Tensor, half_extent: float,
            supersample: int = 1, weight: torch.Tensor | None = None) -> None:
     """Add ``fn(y, x)`` to each image of ``img`` ``[c, N, N]`` inside a square window only.
 
@@ -268,15 +267,15 @@ def random_ellipses(n: int, size: int = 128, seed: int = 0, *, min_ellipses: int
     then divided by the image's maximum. Edges are anti-aliased by ``supersample^2`` sub-samples.
     Deterministic for ``seed``; image ``i`` does not depend on ``n``.
     """
-    n, size = _check_count(n), _check_size(size)
-    supersample = _check_supersample(supersample)
-    dtype = _check_float_dtype(dtype)
+    n, size = check_count(n), check_size(size)
+    supersample = check_supersample(supersample)
+    dtype = check_float_dtype(dtype)
     if not (isinstance(min_ellipses, int) and isinstance(max_ellipses, int) and 1 <= min_ellipses <= max_ellipses):
         raise InvalidInputError(
             f"need 1 <= min_ellipses <= max_ellipses (ints), got {min_ellipses!r}, {max_ellipses!r}")
-    _generator(seed)  # validates the seed
+    seeded_generator(seed)  # validates the seed
     E = max_ellipses
-    cols = _Columns(n, 1 + 7 * E, seed)
+    cols = Columns(n, 1 + 7 * E, seed)
     count = cols.integers(min_ellipses, max_ellipses)
     rho = cols.uniform(0.1, 1.0, E) * (torch.arange(E)[None, :] < count).double()
     rad = 0.5 * torch.sqrt(cols.uniform(0, 1, E))
@@ -293,131 +292,10 @@ def random_ellipses(n: int, size: int = 128, seed: int = 0, *, min_ellipses: int
         for k in range(E):
             p = [t[sl, k].to(device=device, dtype=torch.float32)[:, None, None] for t in (a, b, x0, y0, phi, rho)]
             fn = lambda yy, xx, p=p: _ellipse_mask(yy, xx, p[0], p[1], p[2], p[3], p[4]).to(yy.dtype) * p[5]
-            _stamp(img, fn, p[2], p[3], 0.4, supersample)
+            stamp(img, fn, p[2], p[3], 0.4, supersample)
         img = img / img.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
         out[sl] = img.clamp_(0.0, 1.0).to(dtype)
     return out
 
 
 # --------------------------------------------------------------------------- textured phantoms
-def _soft_shape(y: torch.Tensor, x: torch.Tensor, cx, cy, a, b, rot, p, pixel: float) -> torch.Tensor:
-    """Anti-aliased superellipse ``|u/a|^p + |v/b|^p <= 1``, batched over ``[B, 1, 1]`` params (p None: ellipse).
-
-    ``r = (|u/a|^p + |v/b|^p)^(1/p)`` is homogeneous of degree 1, so the boundary along the ray
-    through a point lies at ``|(u, v)| / r`` and the radial distance to it is ``|(u, v)| (r - 1) / r``;
-    a linear ramp one pixel wide across that distance anti-aliases the edge in a single pass.
-    """
-    c, s = torch.cos(rot), torch.sin(rot)
-    dx = x - cx
-    dy = y - cy
-    u = dx * c + dy * s
-    v = dy * c - dx * s
-    if p is None:  # an ellipse without pow, which costs ten multiplications
-        r = torch.sqrt((u / a) ** 2 + (v / b) ** 2)
-    else:
-        r = ((u / a).abs() ** p + (v / b).abs() ** p) ** (1.0 / p)
-    dist = torch.sqrt(u * u + v * v) * (r - 1.0) / r.clamp_min(1e-6)
-    return (0.5 - dist / pixel).clamp_(0.0, 1.0)
-
-
-def _band_noise(noise_hat: torch.Tensor, radius: torch.Tensor, low: float, high: float, size: int) -> torch.Tensor:
-    """Real noise whose spectrum is a smooth band ``low < |k| < high`` (cycles per image), unit RMS."""
-    filt = torch.exp(-0.5 * (radius / high) ** 2)
-    if low > 0:
-        filt = filt * (1.0 - torch.exp(-0.5 * (radius / low) ** 2))
-    filt[0, 0] = 0.0  # zero mean: shading must not shift the tissue's level
-    field = torch.fft.irfft2(noise_hat * filt, s=(size, size))
-    return field / field.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-12)
-
-
-def textured_phantoms(n: int, size: int = 128, seed: int = 0, *, dtype: torch.dtype = torch.float32,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
-    """Varied head-like training images, ``[n, size, size]`` in [0, 1], deterministic for ``seed``.
-
-    Each image has a bright outer "skull" ring (intensity 0.7-1) around tissue (0.25-0.5), 3 to 6
-    inner structures (ellipses and superellipses from diamond-like to rounded squares, 0.08-0.4
-    brighter or darker than the tissue), smooth low-frequency shading (up to ~3 cycles per image),
-    fine texture (a band around a sixth of the sampling rate) and 2 to 6 small bright or dark spots
-    of 1 to 3 pixels radius. Edges are anti-aliased analytically (one evaluation per pixel) and
-    small shapes are evaluated on their own window, so a few thousand 128 x 128 images take
-    seconds on one CPU core. Image ``i`` does not depend on ``n``.
-    """
-    n, size = _check_count(n), _check_size(size, minimum=16)
-    dtype = _check_float_dtype(dtype)
-    _generator(seed)
-    K, M = 6, 6  # most inner structures and small spots per image
-    cols = _Columns(n, 16 + 10 * K + 6 * M, seed)  # a few spare columns
-    # Body ellipse and skull ring.
-    bcx, bcy = cols.uniform(-0.05, 0.05), cols.uniform(-0.05, 0.05)
-    ba, bb = cols.uniform(0.66, 0.84), cols.uniform(0.76, 0.88)  # the border stays background
-    brot = cols.uniform(-0.25, 0.25)
-    thick = cols.uniform(0.035, 0.08)
-    skull_val, tissue_val = cols.uniform(0.7, 1.0), cols.uniform(0.25, 0.5)
-    low_amp = cols.uniform(0.03, 0.1)
-    fine_amp = cols.uniform(0.01, 0.04)
-    # Inner structures, placed and sized in units of the body's inner semi-axes.
-    k_on = (torch.arange(K)[None] < cols.integers(3, K)).double()
-    k_rad, k_ang = 0.6 * torch.sqrt(cols.uniform(0, 1, K)), cols.uniform(0, 2 * math.pi, K)
-    k_a, k_b = cols.uniform(0.05, 0.28, K), cols.uniform(0.05, 0.28, K)
-    k_rot = cols.uniform(0, math.pi, K)
-    k_p = torch.where(cols.uniform(0, 1, K) < 0.5, 2.0, cols.uniform(1.2, 4.0, K))
-    k_val = cols.uniform(0.08, 0.4, K) * cols.signs(K) * k_on
-    # Small spots, radius 1-3 pixels, mostly bright.
-    m_on = (torch.arange(M)[None] < cols.integers(2, M)).double()
-    m_rad, m_ang = 0.65 * torch.sqrt(cols.uniform(0, 1, M)), cols.uniform(0, 2 * math.pi, M)
-    m_r = cols.uniform(1.0, 3.0, M) * (2.0 / size)
-    m_val = cols.uniform(0.15, 0.45, M) * cols.signs(M, 0.6) * m_on
-
-    noise_gen = _noise_generator(seed)
-    y, x = pixel_grid(size, 1, torch.float32, device)
-    y, x = y[None, :, None], x[None, None, :]
-    pixel = 2.0 / size
-    ky = torch.fft.fftfreq(size, 1.0 / size, device=device)[:, None]
-    kx = torch.fft.rfftfreq(size, 1.0 / size, device=device)[None, :]
-    kr = torch.sqrt(kx**2 + ky**2)
-    superellipse_extent = 2 ** 0.5  # |u| <= a, |v| <= b: the circumradius is at most sqrt(2) max(a, b)
-
-    out = torch.empty(n, size, size, dtype=dtype, device=device)
-    chunk = max(1, 2**21 // size**2)
-    for start in range(0, n, chunk):
-        sl = slice(start, min(n, start + chunk))
-
-        def P(t: torch.Tensor, k: int = 0) -> torch.Tensor:
-            return t[sl, k].reshape(-1, 1, 1).to(device=device, dtype=torch.float32)
-
-        cx0, cy0, rot = P(bcx), P(bcy), P(brot)
-        outer = _soft_shape(y, x, cx0, cy0, P(ba), P(bb), rot, None, pixel)
-        ia, ib = P(ba) - P(thick), P(bb) - P(thick)
-        inner = _soft_shape(y, x, cx0, cy0, ia, ib, rot, None, pixel)
-        img = P(skull_val) * (outer - inner) + P(tissue_val) * inner
-        cos_r, sin_r = torch.cos(rot), torch.sin(rot)
-
-        def place(rad: torch.Tensor, ang: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-            # A point given in the inner ellipse's rotated frame, mapped to image coordinates.
-            lu = P(rad, k) * torch.cos(P(ang, k)) * ia
-            lv = P(rad, k) * torch.sin(P(ang, k)) * ib
-            return cx0 + lu * cos_r - lv * sin_r, cy0 + lu * sin_r + lv * cos_r
-
-        noise = torch.randn(sl.stop - sl.start, size, size, generator=noise_gen).to(device)
-        noise_hat = torch.fft.rfft2(noise)
-        texture = P(low_amp) * _band_noise(noise_hat, kr, 0.0, 3.0, size)
-        # A disjoint band of the same white noise is (nearly) independent of the smooth shading.
-        texture += P(fine_amp) * _band_noise(noise_hat, kr, size / 8, size / 4, size)
-        img += texture * inner
-
-        for k in range(K):
-            cx, cy = place(k_rad, k_ang, k)
-            sa, sb = P(k_a, k) * ia, P(k_b, k) * ib
-            extent = superellipse_extent * float(torch.maximum(sa, sb).max()) + pixel
-            fn = lambda yy, xx, cx=cx, cy=cy, sa=sa, sb=sb, k=k: P(k_val, k) * _soft_shape(
-                yy, xx, cx, cy, sa, sb, P(k_rot, k), P(k_p, k), pixel)
-            _stamp(img, fn, cx, cy, extent, weight=inner)
-
-        for k in range(M):
-            cx, cy = place(m_rad, m_ang, k)
-            fn = lambda yy, xx, cx=cx, cy=cy, k=k: P(m_val, k) * (
-                (P(m_r, k) - torch.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)) / pixel + 0.5).clamp_(0.0, 1.0)
-            _stamp(img, fn, cx, cy, float(m_r.max()) + pixel, weight=inner)
-
-        out[sl] = img.clamp_(0.0, 1.0).to(dtype)
-    return out
