@@ -4,7 +4,7 @@ Operators are immutable, so the concrete ones (``fourier_operator``, ``multicoil
 ``radon_operator``) and ``operator`` are session-scoped. Images are function-scoped (a fresh
 copy per test, built once per size and device) so that a user may override ``operator`` with
 a function-scoped fixture of their own. Sizes, rates and devices come from the ini options
-``invstab_size``, ``invstab_rate``, ``invstab_pattern``, ``invstab_angles``, ``invstab_coils``,
+``invstab_size``, ``invstab_rate``, ``invstab_pattern``, ``invstab_orientation``, ``invstab_angles``, ``invstab_coils``,
 ``invstab_operator`` and ``--invstab-device`` / ``--invstab-seed``.
 """
 
@@ -61,13 +61,15 @@ def fourier_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
     """Single-coil subsampled Fourier operator (MRI): images complex [B, N, N], measurements [B, m].
 
     N = ini ``invstab_size`` (default 128 px), rate = ``invstab_rate`` (fraction of k-space,
-    default 0.33), pattern = ``invstab_pattern`` (cartesian, points or radial), mask seed =
+    default 0.33), pattern = ``invstab_pattern`` (cartesian, points or radial), Cartesian lines
+    along ``invstab_orientation`` (columns, the default, or rows), mask seed =
     ``--invstab-seed``, device = ``--invstab-device``.
     """
     from .operators.fourier import FourierOperator
 
     s = invstab_settings
-    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.seed, device=s.device)
+    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.seed, device=s.device,
+                           orientation=s.orientation)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +83,7 @@ def multicoil_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
 
     s = invstab_settings
     return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.seed,
+                                    orientation=s.orientation,
                                     device=s.device)
 
 

@@ -86,6 +86,9 @@ OPTIONS: dict[str, Option] = {
         Option("pattern", "cartesian", P.choice(PATTERN_CHOICES),
                "sampling pattern of the plugin's Fourier operators: cartesian, points or radial (default: cartesian)",
                cli=False),
+        Option("orientation", "columns", P.choice(("columns", "rows")),
+               "Cartesian lines of the plugin's Fourier operators: columns (phase encoding along the width, "
+               "as fastMRI and deepinv) or rows (default: columns)", cli=False),
         Option("angles", 50, P.integer(1), "number of projection angles of radon_operator (default: 50)", cli=False),
         Option("coils", 8, P.integer(1), "number of coils of multicoil_operator (default: 8)", cli=False),
         Option("operator", "fourier", P.choice(OPERATOR_CHOICES),
@@ -115,6 +118,7 @@ class InvstabSettings:
     size: int = 128
     rate: float = 0.33
     pattern: str = "cartesian"
+    orientation: str = "columns"
     angles: int = 50
     coils: int = 8
     operator: str = "fourier"

@@ -139,7 +139,9 @@ def test_tv_denoising_of_a_step_has_the_closed_form_solution(unit, monkeypatch):
 @functools.lru_cache(maxsize=None)
 def _problem(kind: str):
     x = shepp_logan(128)[None]
-    op = FourierOperator(128, 0.33, pattern="cartesian", seed=0) if kind == "fourier" else RadonOperator(128, 50)
+    # row lines: the gains asserted below were measured on them (db4 gains 4.8 dB on columns)
+    op = (FourierOperator(128, 0.33, pattern="cartesian", seed=0, orientation="rows") if kind == "fourier"
+          else RadonOperator(128, 50))
     x = x.to(op.image_dtype)
     y = op.forward(x)
     return op, x, y

@@ -3,7 +3,7 @@
 Known answers used here: with full sampling (rate 1) the orthonormal Fourier operator is
 unitary, so the zero-filled reconstruction A*y returns x + d exactly and recovers every
 detail (recovery 1); ``planted`` adds a large blob and loses them. ``zero_filled`` improves
-with the sampling rate; ``rescaled`` multiplies by trained_rate / rate, so above its trained
+with the sampling rate; ``rescaled`` multiplies by (trained_rate / rate)^2, so above its trained
 rate its output gets darker and its PSNR falls.
 """
 
@@ -35,7 +35,7 @@ def matrix_operator():
 
 @pytest.fixture(scope="session")
 def rescaled():
-    return lambda y, op: op.adjoint(y) * (0.33 / op.rate)
+    return lambda y, op: op.adjoint(y) * (0.33 / op.rate) ** 2
 """
 
 

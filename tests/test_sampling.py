@@ -24,7 +24,7 @@ SHAPES = (64, (40, 56), 33)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", PATTERNS)
 def test_rate_is_exact_and_masks_are_nested(kind, shape):
-    p = SamplingPattern(kind, shape, seed=3)
+    p = SamplingPattern(kind, shape, seed=3, orientation="rows")
     h, w = p.shape
     prev = torch.zeros(h, w, dtype=torch.bool)
     for rate in RATES:
@@ -55,7 +55,7 @@ def test_same_seed_same_mask_other_seed_other_mask(kind):
 
 def test_cartesian_centre_is_fully_sampled_first():
     h = 100
-    p = SamplingPattern("cartesian", h, seed=0, center_fraction=0.08)
+    p = SamplingPattern("cartesian", h, seed=0, center_fraction=0.08, orientation="rows")
     rows = p.mask(0.3)[:, 0]
     centre = torch.arange(h // 2 - 4, h // 2 + 4)  # round(0.08 * 100) = 8 lines around DC
     assert bool(rows[centre].all())
@@ -79,13 +79,33 @@ def test_density_is_higher_near_the_centre(kind):
     n = 128
     inner, outer = [], []
     for seed in range(4):
-        m = SamplingPattern(kind, n, seed=seed, center_fraction=0.0).mask(0.25).float()
+        m = SamplingPattern(kind, n, seed=seed, center_fraction=0.0, orientation="rows").mask(0.25).float()
         ky, kx = torch.meshgrid(torch.arange(n) - n // 2, torch.arange(n) - n // 2, indexing="ij")
         r = ky.abs() / (n / 2) if kind == "cartesian" else torch.sqrt(ky**2 + kx**2) / (n / 2)
         inner.append(float(m[r < 0.4].mean()))
         outer.append(float(m[(r >= 0.6) & (r < 1.0)].mean()))
     # weights (1 - r)^2: the inner band is drawn well over twice as densely than the outer one
     assert np.mean(inner) > 2.5 * np.mean(outer)
+
+
+@pytest.mark.parametrize("shape", [(48, 64), (64, 40), 33])
+def test_column_lines_are_the_transposed_row_lines(shape):
+    """Columns (the default, as fastMRI and deepinv) sample whole k-space columns: the column mask
+    of an H x W grid is the row mask of the W x H grid, transposed, at every rate."""
+    cols = SamplingPattern("cartesian", shape, seed=4)
+    assert cols.orientation == "columns"
+    h, w = cols.shape
+    rows = SamplingPattern("cartesian", (w, h), seed=4, orientation="rows")
+    for rate in (0.1, 0.25, 0.5, 1.0):
+        m = cols.mask(rate)
+        assert bool((m.all(0) == m.any(0)).all()), "whole columns"
+        assert int(m.any(0).sum()) == max(1, round(rate * w))
+        assert torch.equal(m, rows.mask(rate).T)
+
+
+def test_bad_orientation_is_one_clear_error():
+    with pytest.raises(InvalidInputError, match="orientation must be 'columns'.*or 'rows'"):
+        SamplingPattern("cartesian", 32, orientation="vertical")
 
 
 def test_radial_spokes_pass_through_dc_and_are_lines():

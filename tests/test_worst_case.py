@@ -56,7 +56,8 @@ def back_projection(y, op):
 
 @pytest.fixture(scope="module")
 def op():
-    return FourierOperator(size=N, rate=0.33, seed=0)
+    # row lines: the PSNR margins below were measured on them (columns give a 1 dB lower clean PSNR)
+    return FourierOperator(size=N, rate=0.33, seed=0, orientation="rows")
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ class NetSpec:
     rate: float | None = None  # Fourier sampling rate (fraction of k-space)
     angles: int | None = None  # Radon: number of projection angles in [0, pi)
     pattern: str = "cartesian"
+    orientation: str = "rows"  # the committed weights were trained on row masks (the old default)
     mask_seed: int = 0
     training_images: str = "textured"  # "textured" or "ellipses"
     n_train: int = 1024
@@ -90,7 +91,8 @@ def make_operator(name: str, device: str = "cpu"):
         return full.at_rate(spec.angles / full.n_full)
     from pytest_invstab.operators import FourierOperator
 
-    return FourierOperator(size=spec.size, rate=spec.rate, pattern=spec.pattern, seed=spec.mask_seed, device=device)
+    return FourierOperator(size=spec.size, rate=spec.rate, pattern=spec.pattern, seed=spec.mask_seed, device=device,
+                           orientation=spec.orientation)
 
 
 def trained_rate(name: str) -> float:

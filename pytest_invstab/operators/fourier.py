@@ -75,6 +75,7 @@ class MaskedFourierBase(LinearOperator):
         device: torch.device | str,
         dtype: torch.dtype,
         mask: Any,
+        orientation: str = "columns",
     ) -> None:
         self.dtype = check_real_dtype(dtype)
         self.device = torch.device(device)
@@ -82,13 +83,16 @@ class MaskedFourierBase(LinearOperator):
             m = _check_mask(mask, size)
             self._pattern: SamplingPattern | None = None
             self.pattern, self.seed, self.center_fraction = "custom", None, None
+            self.orientation = None
         else:
             if pattern not in PATTERNS:
                 raise InvalidInputError(f"unknown sampling pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
             shape = check_size(DEFAULT_SIZE if size is None else size)
-            self._pattern = SamplingPattern(pattern, shape, seed=seed, center_fraction=center_fraction)
+            self._pattern = SamplingPattern(pattern, shape, seed=seed, center_fraction=center_fraction,
+                                            orientation=orientation)
             m = self._pattern.mask(rate)
             self.pattern, self.seed, self.center_fraction = pattern, self._pattern.seed, self._pattern.center_fraction
+            self.orientation = orientation if pattern == "cartesian" else None
         self._set_mask(m)
 
     def _set_mask(self, mask: torch.Tensor) -> None:
@@ -151,6 +155,7 @@ class MaskedFourierBase(LinearOperator):
         d = super().describe()
         d.update(
             pattern=self.pattern,
+            orientation=self.orientation,
             seed=self.seed,
             center_fraction=self.center_fraction,
             size=list(self.image_shape),
@@ -169,6 +174,8 @@ class FourierOperator(MaskedFourierBase):
     pattern: ``"cartesian"``, ``"points"`` or ``"radial"``.
     seed: seed of the sampling order (same seed, same mask; masks nested across ``at_rate``).
     center_fraction: fully sampled centre (see :class:`SamplingPattern`).
+    orientation: Cartesian lines along ``"columns"`` (default: phase encoding along the width,
+        as fastMRI and deepinv) or ``"rows"``.
     mask: optional boolean ``[H, W]`` mask (centred layout, DC at ``(H//2, W//2)``); overrides
         ``rate``/``pattern``/``seed``, and ``at_rate`` is then unsupported.
 
@@ -187,8 +194,9 @@ class FourierOperator(MaskedFourierBase):
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         mask: torch.Tensor | np.ndarray | None = None,
+        orientation: str = "columns",
     ):
-        self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask)
+        self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask, orientation)
 
     @property
     def measurement_shape(self) -> tuple[int, ...]:  # type: ignore[override]

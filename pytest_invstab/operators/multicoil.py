@@ -72,13 +72,14 @@ class MultiCoilFourierOperator(MaskedFourierBase):
         dtype: torch.dtype = torch.float32,
         mask: torch.Tensor | np.ndarray | None = None,
         coil_maps: torch.Tensor | None = None,
+        orientation: str = "columns",
     ):
         if isinstance(coils, bool) or not isinstance(coils, int) or not MIN_COILS <= coils <= MAX_COILS:
             raise InvalidInputError(
                 f"coils must be an int from {MIN_COILS} to {MAX_COILS}, got {coils!r}; for example coils=8"
             )
         self.coils = coils
-        self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask)
+        self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask, orientation)
         if coil_maps is None:
             maps = synthetic_coil_maps(self.image_shape, coils)
         else:

@@ -14,9 +14,11 @@ Coordinates are those of the *centred* spectrum (``fftshift`` layout): DC sits a
 Kinds
 -----
 ``"cartesian"``
-    Phase-encode lines: whole rows of k-space (index along H, each row fully sampled along W).
-    The centre is the ``round(center_fraction * H)`` rows nearest DC; the other rows follow in
-    a random order weighted by ``(1 - |ky| / (H/2)) ** decay``. Rate = lines / H.
+    Phase-encode lines. ``orientation="columns"`` (the default, as fastMRI and deepinv: phase
+    encoding along the width) samples whole columns of k-space (index along W, each column fully
+    sampled along H); ``orientation="rows"`` samples whole rows. With ``n`` lines (W for columns,
+    H for rows), the centre is the ``round(center_fraction * n)`` lines nearest DC; the other
+    lines follow in a random order weighted by ``(1 - |k| / (n/2)) ** decay``. Rate = lines / n.
 ``"points"``
     2-D variable-density random points. The centre is every point of normalised radius
     ``<= center_fraction``; the rest follow in a random order weighted by
@@ -50,6 +52,7 @@ import torch
 from ..errors import InvalidInputError
 
 PATTERNS = ("cartesian", "points", "radial")
+ORIENTATIONS = ("columns", "rows")
 MIN_SIZE = 8
 
 _GOLDEN_ANGLE = math.pi * (math.sqrt(5.0) - 1.0) / 2.0  # pi / golden ratio: spoke increment
@@ -142,6 +145,7 @@ class SamplingPattern:
         seed: int = 0,
         center_fraction: float = 0.08,
         decay: float = 2.0,
+        orientation: str = "columns",
     ):
         if kind not in PATTERNS:
             raise InvalidInputError(f"unknown sampling pattern {kind!r}; choose one of {', '.join(PATTERNS)}")
@@ -152,13 +156,23 @@ class SamplingPattern:
         self.seed = _check_seed(seed)
         self.center_fraction = _check_center_fraction(center_fraction)
         self.decay = float(decay)
+        if orientation not in ORIENTATIONS:
+            raise InvalidInputError(
+                f"orientation must be 'columns' (phase encoding along the width, as fastMRI and deepinv) "
+                f"or 'rows', got {orientation!r}"
+            )
+        self.orientation = orientation
         self._order: np.ndarray | None = None  # flat sample indices, highest priority first
 
     # -- public -------------------------------------------------------------------------
     @property
     def n_samples(self) -> int:
         """Number of rankable samples: lines for cartesian, grid points otherwise."""
-        return self.shape[0] if self.kind == "cartesian" else self.shape[0] * self.shape[1]
+        return self._lines() if self.kind == "cartesian" else self.shape[0] * self.shape[1]
+
+    def _lines(self) -> int:
+        """Number of Cartesian phase-encode lines: the width for columns, the height for rows."""
+        return self.shape[1] if self.orientation == "columns" else self.shape[0]
 
     def count(self, rate: float) -> int:
         """Number of samples (lines or points) kept at ``rate``: ``max(1, round(rate * n_samples))``."""
@@ -179,9 +193,10 @@ class SamplingPattern:
         chosen = torch.from_numpy(self.order()[:n].copy())
         h, w = self.shape
         if self.kind == "cartesian":
-            rows = torch.zeros(h, dtype=torch.bool)
-            rows[chosen] = True
-            return rows[:, None].expand(h, w).clone()
+            lines = torch.zeros(self._lines(), dtype=torch.bool)
+            lines[chosen] = True
+            full = lines[None, :].expand(h, w) if self.orientation == "columns" else lines[:, None].expand(h, w)
+            return full.clone()
         flat = torch.zeros(h * w, dtype=torch.bool)
         flat[chosen] = True
         return flat.reshape(h, w)
@@ -193,6 +208,7 @@ class SamplingPattern:
     def describe(self) -> dict:
         return {
             "pattern": self.kind,
+            **({"orientation": self.orientation} if self.kind == "cartesian" else {}),
             "shape": list(self.shape),
             "seed": self.seed,
             "center_fraction": self.center_fraction,
@@ -209,7 +225,7 @@ class SamplingPattern:
         return np.maximum(1.0 - r, 0.0) ** self.decay + 1e-4
 
     def _cartesian(self, gen: torch.Generator) -> np.ndarray:
-        h = self.shape[0]
+        h = self._lines()
         ky = np.arange(h) - h // 2
         by_dist = _centre_order(np.abs(ky) - 0.25 * (ky < 0))  # -k before +k
         n_centre = min(h, int(round(self.center_fraction * h)))
