@@ -224,6 +224,8 @@ def test_operator_without_rates_raises_unsupported_rate_error(x64):
     why = r"more_samples needs the operator at other sampling rates.*MatrixOperator cannot change"
     with pytest.raises(UnsupportedRateError, match=why):
         more_samples(direct, dense, x64, baseline=None)
-    masked = FourierOperator(mask=FourierOperator(64, rate=0.3).mask)
-    with pytest.raises(UnsupportedRateError, match="user-supplied mask"):
-        more_samples(direct, masked, x64, baseline=None)
+    # issue 10: an operator from a user's mask now has rates (the user's samples first, nested)
+    user = FourierOperator(64, rate=0.3).mask
+    masked = FourierOperator(mask=user)
+    assert torch.equal(masked.at_rate(masked.rate).mask, user)
+    assert not bool((masked.at_rate(0.2).mask & ~user).any()) and not bool((user & ~masked.at_rate(0.5).mask).any())
