@@ -32,6 +32,11 @@ _LAZY = {
     "load_images": ("pytest_invstab.images", "load_images"),
     "load_scan": ("pytest_invstab.images", "load_scan"),
     "InvstabError": ("pytest_invstab.errors", "InvstabError"),
+    "from_deepinv": ("pytest_invstab.adapters", "from_deepinv"),
+    "from_fastmri": ("pytest_invstab.adapters", "from_fastmri"),
+    "as_operator": ("pytest_invstab.operators.protocol", "as_operator"),
+    "Operator": ("pytest_invstab.operators.protocol", "Operator"),
+    "layouts": ("pytest_invstab.layouts", None),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -33,22 +33,42 @@ class Reconstructor(Protocol):
     def __call__(self, y: torch.Tensor, op: LinearOperator) -> torch.Tensor: ...
 
 
+def instance_normalize(x: torch.Tensor, eps: float = 1e-11, clamp: float = 6.0):
+    """fastMRI's ``normalize_instance``: ``(x - mean) / (std + eps)`` per image (over every dim but
+    the batch), clamped to ``[-clamp, clamp]`` as fastMRI's ``UnetDataTransform`` does. Returns the
+    normalised input and ``undo(out) = out * std + mean``."""
+    dims = tuple(range(1, x.dim()))
+    mean = x.mean(dim=dims, keepdim=True)
+    std = x.std(dim=dims, keepdim=True)
+    z = ((x - mean) / (std + eps)).clamp(-clamp, clamp)
+    return z, (lambda out: out * std + mean)
+
+
 class ImageNetworkReconstructor(torch.nn.Module):
     """``f(y, op) = net(init(y))`` for a network that maps images to images.
 
     The network sees ``[B, C, H, W]``: C = 1 (real part) for real images, C = 2 (real and
     imaginary parts) for complex images when ``complex_as_channels`` is set, else the
     magnitude. Its output ``[B, 1, H, W]`` (or ``[B, 2, H, W]`` for complex) is returned
-    as ``[B, H, W]``.
+    as ``[B, H, W]``. ``normalize``: ``None``; ``"instance"`` (fastMRI's ``normalize_instance``:
+    mean/std per image, clamped to +-6, output de-normalised with the same mean and std); or a
+    callable ``inp -> (normalised_inp, undo)`` with ``undo(out)`` mapping the output back.
     """
 
-    def __init__(self, net: torch.nn.Module, init: str = "direct", complex_as_channels: bool = False):
+    def __init__(self, net: torch.nn.Module, init: str = "direct", complex_as_channels: bool = False,
+                 normalize: str | Callable | None = None):
         super().__init__()
         if init not in ("direct", "adjoint", "fbp", "zero-filled"):
             raise InvalidInputError(f"init must be 'direct', 'adjoint', 'fbp' or 'zero-filled', got {init!r}")
+        if not (normalize is None or normalize == "instance" or callable(normalize)):
+            raise InvalidInputError(
+                f"normalize must be None, 'instance' (fastMRI's normalize_instance) or a callable "
+                f"inp -> (normalised, undo), got {normalize!r}"
+            )
         self.net = net
         self.init = init
         self.complex_as_channels = complex_as_channels
+        self.normalize = normalize
 
     def forward(self, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
         x0 = op.adjoint(y) if self.init == "adjoint" else op.direct(y)
@@ -56,7 +76,12 @@ class ImageNetworkReconstructor(torch.nn.Module):
             inp = torch.stack([x0.real, x0.imag], 1) if self.complex_as_channels else x0.abs()[:, None]
         else:
             inp = x0[:, None]
+        undo = None
+        if self.normalize is not None:
+            inp, undo = instance_normalize(inp) if self.normalize == "instance" else self.normalize(inp)
         out = self.net(inp)
+        if undo is not None:
+            out = undo(out)
         if out.dim() == 4 and out.shape[1] == 2:
             return torch.complex(out[:, 0], out[:, 1])
         if out.dim() == 4 and out.shape[1] == 1:
@@ -64,9 +89,11 @@ class ImageNetworkReconstructor(torch.nn.Module):
         return out
 
 
-def from_image_network(net: torch.nn.Module, init: str = "direct", complex_as_channels: bool = False) -> ImageNetworkReconstructor:
-    """Wrap an image-to-image network as a reconstructor (``init``: 'direct' = zero-filled or FBP, 'adjoint')."""
-    return ImageNetworkReconstructor(net, init=init, complex_as_channels=complex_as_channels)
+def from_image_network(net: torch.nn.Module, init: str = "direct", complex_as_channels: bool = False,
+                       normalize: str | Callable | None = None) -> ImageNetworkReconstructor:
+    """Wrap an image-to-image network as a reconstructor (``init``: 'direct' = zero-filled or FBP,
+    'adjoint'; ``normalize``: None, 'instance' or a callable, see :class:`ImageNetworkReconstructor`)."""
+    return ImageNetworkReconstructor(net, init=init, complex_as_channels=complex_as_channels, normalize=normalize)
 
 
 def describe_model(f: object) -> str:

@@ -22,13 +22,20 @@ DETAIL_KINDS = ("symbols", "text", "all")
 
 
 def check_operator(op: Any) -> LinearOperator:
-    """``op`` must be a ``LinearOperator`` of this package."""
-    if not isinstance(op, LinearOperator):
+    """``op`` as a ``LinearOperator``: ours as they are; any object with forward/adjoint (or deepinv's
+    A/A_adjoint) and an image shape through :func:`pytest_invstab.operators.as_operator`."""
+    if isinstance(op, LinearOperator):
+        return op
+    has_map = any(callable(getattr(op, n, None)) for n in ("forward", "A"))
+    if not has_map:
         raise InvalidInputError(
-            f"operator must be a pytest_invstab.operators.LinearOperator, got {type(op).__name__}; "
-            "build one with FourierOperator(...), RadonOperator(...) or MatrixOperator(matrix, image_shape)"
+            f"operator must be a LinearOperator or an object with forward(x)/adjoint(y) (or deepinv's "
+            f"A/A_adjoint) and image_shape, got {type(op).__name__}; build one with FourierOperator(...), "
+            "RadonOperator(...), as_operator(obj, image_shape=...) or from_deepinv(physics)"
         )
-    return op
+    from .operators.protocol import as_operator
+
+    return as_operator(op)
 
 
 def check_reconstructor(f: Any) -> Reconstructor:
@@ -36,7 +43,9 @@ def check_reconstructor(f: Any) -> Reconstructor:
         raise InvalidInputError(
             f"reconstructor must be a callable f(y, op) -> image (or a torch.nn.Module), got {type(f).__name__}"
         )
-    return f
+    from .adapters.models import adapt_reconstructor  # a model taking (y, physics): deepinv's convention
+
+    return adapt_reconstructor(f)
 
 
 def as_image_batch(images: Any, op: LinearOperator, *, name: str = "images") -> torch.Tensor:
