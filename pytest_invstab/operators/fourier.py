@@ -108,6 +108,16 @@ class MaskedFourierBase(LinearOperator):
         grid = grid.index_copy(-1, self._index, y * self._phase.conj())
         return torch.fft.ifft2(grid.reshape(*y.shape[:-1], h, w), norm="ortho")
 
+    @classmethod
+    def from_mask_func(cls, mask_func: Any, shape: int | Sequence[int], seed: int = 0, **kwargs: Any) -> "MaskedFourierBase":
+        """An operator with the mask a fastMRI mask function draws for ``shape`` = ``(H, W)``.
+
+        Calls ``mask_func((1, H, W, 2), seed=seed)`` (fastMRI's k-space shape); fastMRI 0.3 returns
+        ``(mask, num_low_frequencies)``, older versions the mask alone: both are accepted. Extra
+        ``kwargs`` (``device``, ``dtype``, ``coils`` ...) go to the constructor.
+        """
+        return cls(size=shape, mask=mask_from_func(mask_func, shape, seed), seed=seed, **kwargs)
+
     # -- LinearOperator -------------------------------------------------------------------
     def at_rate(self, rate: float) -> "MaskedFourierBase":
         """The same pattern and seed at another rate; its mask contains every sample of a smaller rate's.
@@ -190,16 +200,6 @@ class FourierOperator(MaskedFourierBase):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return self._embed(y)
-
-    @classmethod
-    def from_mask_func(cls, mask_func: Any, shape: int | Sequence[int], seed: int = 0, **kwargs: Any) -> "FourierOperator":
-        """An operator with the mask a fastMRI mask function draws for ``shape`` = ``(H, W)``.
-
-        Calls ``mask_func((1, H, W, 2), seed=seed)`` (fastMRI's k-space shape); fastMRI 0.3 returns
-        ``(mask, num_low_frequencies)``, older versions the mask alone: both are accepted. Extra
-        ``kwargs`` (``device``, ``dtype``, ``coils`` ...) go to the constructor.
-        """
-        return cls(size=shape, mask=mask_from_func(mask_func, shape, seed), seed=seed, **kwargs)
 
 
 def mask_from_func(mask_func: Any, shape: int | Sequence[int], seed: int = 0) -> torch.Tensor:
