@@ -16,3 +16,20 @@ class ArtifactRemoval(torch.nn.Module):
     def forward(self, y, physics, **kwargs):
         x_in = physics.A_dagger(y) if self.pinv else physics.A_adjoint(y)
         return self.backbone_net(x_in)
+
+
+class UNet(torch.nn.Module):
+    """Signature of deepinv's ``UNet(in_channels, out_channels, scales, ...)``; a small residual conv net."""
+
+    def __init__(self, in_channels=1, out_channels=1, scales=4, batch_norm=True, bias=True, residual=True, **kwargs):
+        super().__init__()
+        width = 8 * scales
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(in_channels, width, 3, padding=1, bias=bias), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, out_channels, 3, padding=1, bias=bias),
+        )
+        self.residual = residual and in_channels == out_channels
+
+    def forward(self, x, sigma=None):
+        out = self.body(x)
+        return x + out if self.residual else out
