@@ -3,8 +3,8 @@
 Each section's python block holds ``# conftest.py`` and ``# test_*.py`` parts; they become a
 pytester project. The weights file the snippet loads is written first from the snippet's own
 ``net = ...`` line (an untrained network: the test is about the wiring, not the model). deepinv
-comes from tests/standins where the real one does not import; fastmri and monai must be
-installed (the test skips with the reason otherwise). Glue is counted: at most 5 lines.
+and fastmri come from tests/standins where the real ones do not import; monai must be installed
+(the test skips with the reason otherwise). Glue is counted: at most 5 lines.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def _write_weights(conftest: str, where: pathlib.Path) -> None:
 @pytest.mark.parametrize("title", list(SECTIONS))
 def test_readme_snippet_runs_and_gives_a_verdict(title: str, pytester: pytest.Pytester):
     package = SECTIONS[title]
-    if package == "deepinv":
-        import_or_standin("deepinv")
+    if package in ("deepinv", "fastmri"):
+        import_or_standin(package)
     else:
         try:
             importlib.import_module(package)
