@@ -134,3 +134,19 @@ def test_coils_from_1_to_32_and_user_maps_infer_coils():
     assert float((op.coil_maps.abs().pow(2).sum(0) - 1).abs().max()) < 1e-12  # RSS-normalised by default
     raw = MultiCoilFourierOperator(16, 0.5, coil_maps=maps[None], normalize_maps=False, dtype=torch.float64)
     assert torch.allclose(raw.coil_maps, maps)
+
+
+def test_a_column_mask_and_its_row_version_are_different_operators():
+    """What a column-trained pipeline sees on a row operator: another aliasing, another operator."""
+    cols = FourierOperator(32, 0.3, seed=0, dtype=torch.float64)
+    rows = FourierOperator(32, 0.3, seed=0, orientation="rows", dtype=torch.float64)
+    assert cols.orientation == "columns" and rows.orientation == "rows"
+    assert torch.equal(rows.mask, cols.mask.T) and not torch.equal(rows.mask, cols.mask)
+    x = torch.zeros(1, 32, 32, dtype=torch.float64)
+    x[:, 8:24, 12:20] = 1.0
+    zc, zr = cols.direct(cols(x)).abs(), rows.direct(rows(x)).abs()
+    # the aliasing runs along the width for columns and along the height for rows
+    assert float((zc - zr).norm() / zc.norm()) > 0.05
+    assert float((zc - zr.transpose(-1, -2)).norm()) > 0  # not merely transposed: x is not symmetric
+    # a user's row mask is recognised as rows, and at_rate keeps it rows
+    assert FourierOperator(mask=rows.mask).at_rate(0.5).orientation == "rows"
