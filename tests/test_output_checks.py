@@ -1,0 +1,82 @@
+"""What a reconstructor returns is checked before any metric: one clear error per wrong output."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pytest_invstab.checks.worst_case import worst_case
+from pytest_invstab.errors import ReconstructorError
+from pytest_invstab.images import shepp_logan
+from pytest_invstab.operators import RadonOperator
+from pytest_invstab.operators.fourier import FourierOperator
+from pytest_invstab.reconstructor import reconstruct
+
+N = 16
+
+
+@pytest.fixture(scope="module")
+def radon():
+    return RadonOperator(size=N, angles=12)
+
+
+@pytest.fixture(scope="module")
+def fourier():
+    return FourierOperator(size=N, rate=0.5, seed=0)
+
+
+@pytest.fixture(scope="module")
+def x():
+    return shepp_logan(N)[None]
+
+
+def test_complex_output_with_an_imaginary_part_for_real_images_is_an_error(radon, x):
+    def complex_out(y, op):
+        z = op.adjoint(y)
+        return torch.complex(z, 0.1 * z)
+
+    with pytest.raises(ReconstructorError, match=r"complex image .* RadonOperator takes real images; return out.real"):
+        worst_case(complex_out, radon, x, steps=2, restarts=1, baseline=None)
+
+
+def test_complex_output_with_a_round_off_imaginary_part_is_its_real_part(radon, x):
+    def fft_roundtrip(y, op):
+        return torch.fft.ifft2(torch.fft.fft2(op.adjoint(y)))  # imaginary part ~1e-8: round-off
+
+    def real(y, op):
+        return op.adjoint(y)
+
+    y = radon(x)
+    out = reconstruct(fft_roundtrip, y, radon)
+    assert not out.is_complex() and out.dtype == torch.float32
+    torch.testing.assert_close(out, real(y, radon), rtol=1e-5, atol=1e-5)
+
+
+def test_float64_output_for_a_float32_operator_is_converted(fourier, x):
+    def double(y, op):
+        return op.adjoint(y).to(torch.complex128)
+
+    out = reconstruct(double, fourier(x), fourier)
+    assert out.dtype == torch.complex64
+    res = worst_case(double, fourier, x, steps=2, restarts=1, baseline=None)  # no RuntimeError inside ssim
+    assert res.metrics["ssim_clean"] == pytest.approx(
+        worst_case(lambda y, op: op.adjoint(y), fourier, x, steps=2, restarts=1, baseline=None).metrics["ssim_clean"],
+        rel=1e-5)
+
+
+def test_float64_real_output_for_a_real_operator_is_converted(radon, x):
+    out = reconstruct(lambda y, op: op.adjoint(y).double(), radon(x), radon)
+    assert out.dtype == torch.float32
+
+
+def test_output_on_another_device_names_the_device_and_the_fix(fourier, x):
+    def on_meta(y, op):
+        return torch.empty((y.shape[0], *op.image_shape), dtype=torch.complex64, device="meta")
+
+    with pytest.raises(ReconstructorError, match=r"on meta but the operator and images are on cpu.*model\.to\('cpu'\)"):
+        worst_case(on_meta, fourier, x, steps=2, restarts=1, baseline=None)
+
+
+def test_integer_output_is_an_error(radon, x):
+    with pytest.raises(ReconstructorError, match="torch.int64 values, expected torch.float32"):
+        reconstruct(lambda y, op: op.adjoint(y).long(), radon(x), radon)
