@@ -288,6 +288,8 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
         rules += [
             ("eps", lambda v: V.positive("eps", v),
              "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
+            # above 1: a percent written for a fraction (the rule's own message says so)
+            ("eps", lambda v: V.perturbation_size(v) if isinstance(v, (int, float)) and v > 1 else v, None, False),
             ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
              "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
             ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),

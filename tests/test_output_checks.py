@@ -80,3 +80,49 @@ def test_output_on_another_device_names_the_device_and_the_fix(fourier, x):
 def test_integer_output_is_an_error(radon, x):
     with pytest.raises(ReconstructorError, match="torch.int64 values, expected torch.float32"):
         reconstruct(lambda y, op: op.adjoint(y).long(), radon(x), radon)
+
+
+@pytest.mark.parametrize("eps", [10, 1.5, 100.0])
+def test_eps_above_one_is_a_percent_for_fraction_slip(eps, fourier, x):
+    from pytest_invstab.errors import InvalidInputError
+    from pytest_invstab.settings import value_problems
+
+    with pytest.raises(InvalidInputError, match=r"eps is a fraction .*1 % is eps=0\.01.*pass eps <= 1"):
+        worst_case(lambda y, op: op.adjoint(y), fourier, x, eps=eps, steps=1, restarts=1, baseline=None)
+    problems = value_problems("stability", {"eps": eps})
+    assert len(problems) == 1 and "1 % is eps=0.01" in problems[0]
+    assert value_problems("stability", {"eps": 1}) == []
+
+
+def test_explicit_steps_and_restarts_are_scaled_by_the_budget(fourier, x):
+    f = lambda y, op: op.adjoint(y)  # noqa: E731
+    got = {b: worst_case(f, fourier, x, steps=8, restarts=2, budget=b, baseline=None).settings
+           for b in ("quick", "standard", "thorough")}
+    assert (got["standard"]["steps"], got["standard"]["restarts"]) == (8, 2)
+    assert (got["quick"]["steps"], got["quick"]["restarts"]) == (2, 1)  # x0.25, x0.5
+    assert (got["thorough"]["steps"], got["thorough"]["restarts"]) == (32, 4)  # x4, x2
+    assert got["quick"]["evaluations"] < got["standard"]["evaluations"] < got["thorough"]["evaluations"]
+
+
+def test_worse_than_random_compares_the_worst_image_with_its_own_gaussian_artifact(fourier):
+    """Image 0: f = 4 A*y (artifact 4 eps, the larger Gaussian artifact); image 1: a rank-one
+    amplification K along w (artifact (1 + K) eps, the worst). The ratio must use image 1's own
+    Gaussian artifact, not image 0's larger one."""
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(1, N, N, generator=gen)
+    w = fourier.adjoint(fourier(v))[0]
+    w = w / w.abs().square().sum().sqrt()  # A*A w = w: the search can reach it
+    K = 20.0
+
+    def f(y, op):
+        z = op.adjoint(y)
+        planted = z[1] + K * (w.conj() * z[1]).sum() * w
+        return torch.stack([4 * z[0], planted])
+
+    x = torch.stack([shepp_logan(N), shepp_logan(N).flip(0)])
+    res = worst_case(f, fourier, x, eps=0.01, steps=20, restarts=1, baseline=None)
+    i = res.settings["worst_image"]
+    gauss = [row["gaussian_artifact"] for row in res.per_image]
+    assert i == 1 and gauss[0] > gauss[1]  # the case where "largest over images" is a different image
+    assert res.metrics["gaussian_artifact"] == pytest.approx(gauss[1])
+    assert res.metrics["worse_than_random"] == pytest.approx(res.metrics["artifact"] / gauss[1])
