@@ -62,13 +62,14 @@ def fourier_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
 
     N = ini ``invstab_size`` (default 128 px), rate = ``invstab_rate`` (fraction of k-space,
     default 0.33), pattern = ``invstab_pattern`` (cartesian, points or radial), Cartesian lines
-    along ``invstab_orientation`` (columns, the default, or rows), mask seed =
-    ``--invstab-seed``, device = ``--invstab-device``.
+    along ``invstab_orientation`` (columns, the default, or rows), mask seed = ini
+    ``invstab_mask_seed`` (default 0; not ``--invstab-seed``, which seeds the checks only, so a
+    new attack seed keeps the operator), device = ``--invstab-device``.
     """
     from .operators.fourier import FourierOperator
 
     s = invstab_settings
-    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.seed, device=s.device,
+    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.mask_seed, device=s.device,
                            orientation=s.orientation)
 
 
@@ -82,7 +83,7 @@ def multicoil_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
     from .operators.multicoil import MultiCoilFourierOperator
 
     s = invstab_settings
-    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.seed,
+    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.mask_seed,
                                     orientation=s.orientation,
                                     device=s.device)
 
