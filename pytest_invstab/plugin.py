@@ -75,14 +75,15 @@ def _read_settings(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKER_DOCS.items():
         config.addinivalue_line("markers", doc)
+    worker = getattr(config, "workerinput", {}).get("workerid")
     try:
         settings = _read_settings(config)
+        session = InvstabSession(settings, worker_id=worker)  # parses --invstab-compare-fail
     except InvalidInputError as exc:
         raise pytest.UsageError(f"pytest-invstab: {exc}") from None
     if settings.device != "cpu":
         _check_device(settings.device)
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    config.stash[SESSION_KEY] = InvstabSession(settings, worker_id=worker)
+    config.stash[SESSION_KEY] = session
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):

@@ -126,3 +126,32 @@ def test_worse_than_random_compares_the_worst_image_with_its_own_gaussian_artifa
     assert i == 1 and gauss[0] > gauss[1]  # the case where "largest over images" is a different image
     assert res.metrics["gaussian_artifact"] == pytest.approx(gauss[1])
     assert res.metrics["worse_than_random"] == pytest.approx(res.metrics["artifact"] / gauss[1])
+
+
+def zero_filled(y, op):
+    return op.adjoint(y)
+
+
+def test_a_users_baseline_is_named_by_its_name_not_cs_baseline(fourier, x):
+    from pytest_invstab.checks.detail_recovery import detail_recovery
+    from pytest_invstab.checks.more_samples import more_samples
+    from pytest_invstab.report.layouts import panel_rows
+
+    def net(y, op):
+        return 1.5 * op.adjoint(y)
+
+    wc = worst_case(net, fourier, x, eps=0.01, max_artifact=0.0, steps=2, restarts=1, baseline=zero_filled)
+    assert "; baseline zero_filled " in wc.message and "CS" not in wc.message
+    titles = [t for row in panel_rows(wc) for t, _ in row]
+    assert "baseline(Ax)" in titles and not any("CS" in t for t in titles)
+
+    x32 = shepp_logan(32)[None]
+    op32 = FourierOperator(size=32, rate=0.5, seed=0)
+    dr = detail_recovery(net, op32, x32, baseline=zero_filled, baseline_margin=0.0)
+    assert "baseline zero_filled" in dr.message and "CS" not in dr.message
+    assert panel_rows(dr)[0][2][0] == "baseline zero_filled"
+
+    ms = more_samples(net, op32, x32, rates=(0.25, 0.5), baseline=zero_filled)
+    assert "baseline zero_filled gains" in ms.message and "CS" not in ms.message
+    assert set(ms.curves["series"]) == {"network", "baseline zero_filled"}
+    assert any(t.startswith("baseline zero_filled, rate") for row in panel_rows(ms) for t, _ in row)

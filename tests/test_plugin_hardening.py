@@ -28,3 +28,13 @@ def test_attack_seed_leaves_the_sampling_mask_alone(pytester: pytest.Pytester):
         masks[tuple(args)] = _line(result, "MASK=").split()[0]
     assert masks[("--invstab-seed=1",)] == masks[("--invstab-seed=2",)]  # same operator for a new attack seed
     assert masks[("--invstab-seed=2", "-o", "invstab_mask_seed=5")] != masks[("--invstab-seed=2",)]
+
+
+def test_misspelled_compare_fail_metric_is_a_usage_error_listing_the_metrics(invstab_project: pytest.Pytester):
+    invstab_project.makepyfile("def test_x():\n    pass\n")
+    result = invstab_project.runpytest("--invstab-compare-fail=artifcat:10%")  # no --invstab-compare needed
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-invstab: --invstab-compare-fail: unknown metric 'artifcat'*"
+                                 "artifact, amplification*recovery_<detail>, psnr@<rate>*"])
+    ok = invstab_project.runpytest("--invstab-compare-fail=artifact:10%,psnr@0.33:0.5,recovery_star:5%")
+    assert ok.ret == pytest.ExitCode.OK

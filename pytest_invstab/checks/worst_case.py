@@ -155,7 +155,7 @@ def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, met
     return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline), eps=eps,
                  max_artifact=max_artifact, domain=domain, method=method, steps=steps, restarts=restarts,
                  gaussian_draws=gaussian_draws, attack_baseline=attack_baseline,
-                 baseline_is_cs=baseline == "default")
+                 baseline_is_cs=C.baseline_title(C.resolve_baseline(baseline)) == "CS baseline")
 
 
 # -- compute ----------------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def _judge(a: _Args, run: _Run, metrics: dict[str, float]) -> tuple[bool, str]:
     artifact, size = metrics["artifact"], metrics["eps"]
     passed = artifact <= a.max_artifact
     size_name = "||r||/||x||" if a.domain == "image" else "||e||/||y||"
-    label = "CS baseline" if a.baseline_is_cs else "baseline"
+    label = C.baseline_title(a.base)
     message = (
         f"artifact {_num(artifact)} {'<=' if passed else '>'} max_artifact {_num(a.max_artifact)} "
         f"at {size_name} = {C.fmt(size, 3)}"
