@@ -123,9 +123,12 @@ def _phantom(size: int, device: str, dtype: "torch.dtype") -> "torch.Tensor":
 def shepp_logan(operator: "LinearOperator") -> "torch.Tensor":
     """The modified Shepp-Logan phantom, real [1, H, W] in [0, 1], at the operator's size, device and dtype."""
     if len(operator.image_shape) != 2 or operator.image_shape[0] != operator.image_shape[1]:
-        raise pytest.UsageError(
-            f"shepp_logan needs a square 2-D operator, got image_shape {tuple(operator.image_shape)}; "
-            "override the reference_images fixture with images of the operator's shape"
+        # one failure message like every other user error (no UsageError, no plugin frames)
+        pytest.fail(
+            f"pytest-invstab: the default reference_images (shepp_logan) need a square 2-D operator, got "
+            f"image_shape {tuple(operator.image_shape)}; override the reference_images fixture in conftest.py "
+            "with images of the operator's shape",
+            pytrace=False,
         )
     return _phantom(operator.image_shape[0], str(operator.device), operator.dtype)
 

@@ -160,6 +160,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 # -- running marked tests -------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True
     result = yield  # the test body; if it failed, its exception propagates and no check runs
     # The request was stashed at setup by the autouse fixture ``_invstab_request`` (fixtures.py):
     # the public route to getfixturevalue for a test item.
