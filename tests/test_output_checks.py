@@ -155,3 +155,12 @@ def test_a_users_baseline_is_named_by_its_name_not_cs_baseline(fourier, x):
     assert "baseline zero_filled gains" in ms.message and "CS" not in ms.message
     assert set(ms.curves["series"]) == {"network", "baseline zero_filled"}
     assert any(t.startswith("baseline zero_filled, rate") for row in panel_rows(ms) for t, _ in row)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_output_on_the_cpu_for_a_cuda_operator_names_the_device_and_the_fix(x):
+    op = FourierOperator(size=N, rate=0.5, seed=0, device="cuda")
+    with pytest.raises(ReconstructorError, match=r"on cpu but the operator and images are on cuda.*model\.to\('cuda"):
+        worst_case(lambda y, o: o.adjoint(y).cpu(), op, x, steps=2, restarts=1, baseline=None)
+    ok = worst_case(lambda y, o: o.adjoint(y), op, x, steps=2, restarts=1, baseline=None)
+    assert ok.metrics["artifact"] == pytest.approx(0.01, rel=0.05)  # A*A of an isometry: artifact = eps
