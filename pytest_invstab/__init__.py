@@ -37,6 +37,7 @@ _LAZY = {
     "as_operator": ("pytest_invstab.operators.protocol", "as_operator"),
     "Operator": ("pytest_invstab.operators.protocol", "Operator"),
     "layouts": ("pytest_invstab.layouts", None),
+    "CheckFailed": ("pytest_invstab.runner", "CheckFailed"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -62,13 +62,14 @@ def fourier_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
 
     N = ini ``invstab_size`` (default 128 px), rate = ``invstab_rate`` (fraction of k-space,
     default 0.33), pattern = ``invstab_pattern`` (cartesian, points or radial), Cartesian lines
-    along ``invstab_orientation`` (columns, the default, or rows), mask seed =
-    ``--invstab-seed``, device = ``--invstab-device``.
+    along ``invstab_orientation`` (columns, the default, or rows), mask seed = ini
+    ``invstab_mask_seed`` (default 0; not ``--invstab-seed``, which seeds the checks only, so a
+    new attack seed keeps the operator), device = ``--invstab-device``.
     """
     from .operators.fourier import FourierOperator
 
     s = invstab_settings
-    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.seed, device=s.device,
+    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.mask_seed, device=s.device,
                            orientation=s.orientation)
 
 
@@ -82,7 +83,7 @@ def multicoil_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
     from .operators.multicoil import MultiCoilFourierOperator
 
     s = invstab_settings
-    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.seed,
+    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.mask_seed,
                                     orientation=s.orientation,
                                     device=s.device)
 
@@ -122,9 +123,12 @@ def _phantom(size: int, device: str, dtype: "torch.dtype") -> "torch.Tensor":
 def shepp_logan(operator: "LinearOperator") -> "torch.Tensor":
     """The modified Shepp-Logan phantom, real [1, H, W] in [0, 1], at the operator's size, device and dtype."""
     if len(operator.image_shape) != 2 or operator.image_shape[0] != operator.image_shape[1]:
-        raise pytest.UsageError(
-            f"shepp_logan needs a square 2-D operator, got image_shape {tuple(operator.image_shape)}; "
-            "override the reference_images fixture with images of the operator's shape"
+        # one failure message like every other user error (no UsageError, no plugin frames)
+        pytest.fail(
+            f"pytest-invstab: the default reference_images (shepp_logan) need a square 2-D operator, got "
+            f"image_shape {tuple(operator.image_shape)}; override the reference_images fixture in conftest.py "
+            "with images of the operator's shape",
+            pytrace=False,
         )
     return _phantom(operator.image_shape[0], str(operator.device), operator.dtype)
 

@@ -75,14 +75,15 @@ def _read_settings(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKER_DOCS.items():
         config.addinivalue_line("markers", doc)
+    worker = getattr(config, "workerinput", {}).get("workerid")
     try:
         settings = _read_settings(config)
+        session = InvstabSession(settings, worker_id=worker)  # parses --invstab-compare-fail
     except InvalidInputError as exc:
         raise pytest.UsageError(f"pytest-invstab: {exc}") from None
     if settings.device != "cpu":
         _check_device(settings.device)
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    config.stash[SESSION_KEY] = InvstabSession(settings, worker_id=worker)
+    config.stash[SESSION_KEY] = session
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
@@ -159,6 +160,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 # -- running marked tests -------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True
     result = yield  # the test body; if it failed, its exception propagates and no check runs
     # The request was stashed at setup by the autouse fixture ``_invstab_request`` (fixtures.py):
     # the public route to getfixturevalue for a test item.

@@ -1,7 +1,7 @@
 """Reconstructors: callables ``f(y, op) -> image``, and how checks handle them safely.
 
-A check never changes the model it tests: ``frozen`` puts every ``torch.nn.Module`` it can
-find in eval mode with ``requires_grad=False`` and restores both afterwards, also when the
+A check never changes the model it tests: ``frozen`` puts every ``torch.nn.Module`` that runs
+(whatever wraps it) in eval mode with ``requires_grad=False`` and restores both afterwards, also when the
 check fails or raises. Attacks differentiate with ``torch.autograd.grad`` with respect to
 their own perturbation only, so no ``.grad`` ever accumulates in the model's parameters.
 """
@@ -9,6 +9,7 @@ their own perturbation only, so no ``.grad`` ever accumulates in the model's par
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import torch
@@ -104,39 +105,84 @@ def describe_model(f: object) -> str:
 
 
 def find_modules(f: object) -> list[torch.nn.Module]:
-    """The torch modules behind a reconstructor: itself, a bound method's owner, closure cells."""
+    """The torch modules reachable from a reconstructor without running it.
+
+    Looks at the callable itself, a bound method's owner, closure cells, a ``functools.partial``'s
+    function and arguments, and the attributes of a plain callable object (one level). Used to
+    describe the model; ``frozen`` also catches every module that actually runs (global hook).
+    """
     found: list[torch.nn.Module] = []
     candidates: list[object] = [f, getattr(f, "__self__", None)]
+    if isinstance(f, functools.partial):
+        candidates += [f.func, *f.args, *f.keywords.values()]
     for cell in getattr(f, "__closure__", None) or ():
         with contextlib.suppress(ValueError):
             candidates.append(cell.cell_contents)
+    if not isinstance(f, torch.nn.Module) and not callable(getattr(f, "__code__", None)):
+        with contextlib.suppress(TypeError):
+            candidates += list(vars(f).values())
     for obj in candidates:
         if isinstance(obj, torch.nn.Module) and all(obj is not m for m in found):
             found.append(obj)
     return found
 
 
-@contextlib.contextmanager
-def frozen(f: object) -> Iterator[None]:
-    """Eval mode and ``requires_grad=False`` for the model's modules; restored on exit."""
-    modules = find_modules(f)
-    modes = [(m, m.training) for mod in modules for m in mod.modules()]
-    flags = [(p, p.requires_grad) for mod in modules for p in mod.parameters()]
-    try:
-        for mod in modules:
-            mod.eval()
-        for p, _ in flags:
-            p.requires_grad_(False)
-        yield
-    finally:
-        for m, training in modes:
+class _Freezer:
+    """Records the mode and ``requires_grad`` of modules before freezing them; restores both."""
+
+    def __init__(self) -> None:
+        self.modes: dict[int, tuple[torch.nn.Module, bool]] = {}
+        self.flags: dict[int, tuple[torch.nn.Parameter, bool]] = {}
+
+    def freeze(self, module: torch.nn.Module) -> None:
+        """Eval mode and no parameter gradients for ``module`` and its children (first sight only)."""
+        if id(module) in self.modes and not module.training:
+            return
+        for m in module.modules():
+            self.modes.setdefault(id(m), (m, m.training))
+            for p in m.parameters(recurse=False):
+                self.flags.setdefault(id(p), (p, p.requires_grad))
+                p.requires_grad_(False)
+        module.eval()
+
+    def restore(self) -> None:
+        for m, training in self.modes.values():
             m.train(training)
-        for p, flag in flags:
+        for p, flag in self.flags.values():
             p.requires_grad_(flag)
 
 
+@contextlib.contextmanager
+def frozen(f: object) -> Iterator[None]:
+    """Eval mode and ``requires_grad=False`` for every module the model runs; restored on exit.
+
+    Modules reachable from ``f`` (``find_modules``) are frozen at once; any other module that
+    runs inside the context (a network held by a plain object, a ``functools.partial``, a global)
+    is frozen by a global forward pre-hook *before* its first forward, so BatchNorm statistics
+    never update and Dropout is off from the first call. Mode and flags are restored on exit,
+    also when the check fails or raises.
+    """
+    freezer = _Freezer()
+    handle = None
+    try:
+        for mod in find_modules(f):
+            freezer.freeze(mod)
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(lambda module, args: freezer.freeze(module))
+        yield
+    finally:
+        if handle is not None:
+            handle.remove()
+        freezer.restore()
+
+
 def reconstruct(f: Callable, y: torch.Tensor, op: LinearOperator, *, need_grad_wrt: torch.Tensor | None = None) -> torch.Tensor:
-    """Call ``f(y, op)`` and validate the output: shape, finiteness, differentiability."""
+    """Call ``f(y, op)`` and validate the output: shape, device, dtype, finiteness, differentiability.
+
+    A floating output of another precision is converted to the operator's (float64 for a
+    float32 operator becomes float32). A complex output for an operator of real images is
+    accepted only when its imaginary part is negligible (``|imag| <= IMAG_TOLERANCE * max |real|``)
+    and then replaced by its real part; otherwise one ``ReconstructorError`` names the fix.
+    """
     __tracebackhide__ = True
     try:
         out = f(y, op)
@@ -161,6 +207,7 @@ def reconstruct(f: Callable, y: torch.Tensor, op: LinearOperator, *, need_grad_w
             f"the reconstructor returned shape {list(out.shape)}, expected {list(expected)} "
             f"([batch, *operator.image_shape]){hint}"
         )
+    out = _match_operator(out, op)
     if not torch.isfinite(out).all():
         raise ReconstructorError(
             "the reconstructor returned NaN or Inf values; check the model's weights and its "
@@ -169,3 +216,40 @@ def reconstruct(f: Callable, y: torch.Tensor, op: LinearOperator, *, need_grad_w
     if need_grad_wrt is not None and not out.requires_grad:
         raise ReconstructorError(NOT_DIFFERENTIABLE)
     return out
+
+
+#: Largest imaginary part (relative to the largest real part) of a complex output that an operator
+#: of real images accepts as real (round-off of an FFT-based network, not a wrong output).
+IMAG_TOLERANCE = 1e-6
+
+
+def _match_operator(out: torch.Tensor, op: LinearOperator) -> torch.Tensor:
+    """``out`` on the operator's device and in its dtype, or one clear ``ReconstructorError``."""
+    __tracebackhide__ = True
+    want = torch.device(op.device)
+    if out.device.type != want.type or (out.device.index is not None and want.index is not None
+                                        and out.device.index != want.index):
+        extra = " (a meta tensor holds no values: run the model on real weights)" if out.device.type == "meta" else ""
+        raise ReconstructorError(
+            f"the reconstructor returned a tensor on {out.device} but the operator and images are on "
+            f"{want}{extra}; move the model with model.to({str(want)!r}) (and return its output there), "
+            f"or build the operator on {str(out.device)!r} with operator.to({str(out.device)!r})"
+        )
+    if out.is_complex() and not op.complex_images:
+        real = out.real
+        scale = float(real.detach().abs().max()) if real.numel() else 0.0
+        imag = float(out.imag.detach().abs().max()) if real.numel() else 0.0
+        if imag > IMAG_TOLERANCE * scale:
+            raise ReconstructorError(
+                f"the reconstructor returned a complex image (largest |imaginary part| {imag:.3g}, largest "
+                f"|real part| {scale:.3g}) but {type(op).__name__} takes real images; return out.real "
+                "(or out.abs()) inside the reconstructor"
+            )
+        out = real
+    if not (out.is_floating_point() or out.is_complex()):
+        raise ReconstructorError(
+            f"the reconstructor returned {out.dtype} values, expected {op.image_dtype}; return a floating "
+            f"tensor (out.to({op.image_dtype}))"
+        )
+    want_dtype = op.image_dtype if out.is_complex() else op.dtype
+    return out if out.dtype == want_dtype else out.to(want_dtype)

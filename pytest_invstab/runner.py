@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,6 +21,18 @@ from .settings import FIXTURE_ARGUMENTS, check_kwargs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import CheckResult
+
+class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """A check judged the model unstable (its verdict, not a crash or a bad input).
+
+    A subclass of pytest's ``Failed``, so the test fails as usual; mark a known instability with
+    ``pytest.mark.xfail(strict=True, raises=pytest_invstab.CheckFailed)`` and a crash or a bad
+    input inside the check is still reported as a failure, not as the expected xfail.
+    """
+
+    # As pytest's own Failed: reports show "CheckFailed: <message>", without a module path.
+    __module__ = "builtins"
+
 
 SESSION_KEY = pytest.StashKey[InvstabSession]()
 # (CheckResult, record) of every check a test ran, for junit properties and pytest-html extras.
@@ -78,6 +91,8 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
         problem = f"pytest-invstab {marker}: {exc}"
     except ImportError as exc:
         problem = f"pytest-invstab {marker}: the check is not available ({exc})"
+    except Exception as exc:  # the user's model raised: show its frames, not the plugin's
+        raise exc.with_traceback(user_frames(exc.__traceback__))
     if skip_reason is not None:
         skip_at_test(skip_reason)
     if problem is not None:
@@ -87,8 +102,28 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     if session.settings.junit_properties:
         item.user_properties.extend(junit_properties(record))
     if fail and not result.passed:
-        pytest.fail(failure_message(record), pytrace=False)
+        raise CheckFailed(failure_message(record), pytrace=False)
     return result
+
+
+def user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` without the frames of this package: what is left is the user's code (and torch's).
+
+    The check's own frames (checks, attacks, reconstructor) sit between the test and the user's
+    model; a model that raises should show its own line at the top, not ~100 lines of the plugin.
+    """
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE):
+            kept.append(tb)
+        tb = tb.tb_next
+    out: TracebackType | None = None
+    for t in reversed(kept):
+        out = TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
+
+
+_PACKAGE = Path(__file__).resolve().parent
 
 
 def skip_at_test(reason: str) -> None:

@@ -40,6 +40,11 @@ class InvstabSession:
         self.written: dict[str, str] = {}  # {"report": path, "html": path}
         self.started = time.time()
         self._counts: dict[str, int] = {}
+        # Parsed now, with or without --invstab-compare: a typo in a gate shows on day one, not on
+        # release day; an unknown metric is an error (InvalidInputError), never an ungated note.
+        self.thresholds: dict[str, Any] = {}
+        if settings.compare_fail:
+            self.thresholds = _report_module().parse_fail_thresholds(settings.compare_fail, known_only=True)
 
     # -- recording ---------------------------------------------------------------------
     def next_index(self, nodeid: str) -> int:
@@ -139,11 +144,10 @@ class InvstabSession:
         report = _report_module()
         assert self.settings.compare is not None
         try:
-            thresholds = report.parse_fail_thresholds(self.settings.compare_fail)
             previous = report.load_report(self.settings.compare)
-            self.comparison = report.compare_reports(previous, records, thresholds)
+            self.comparison = report.compare_reports(previous, records, self.thresholds)
         except (InvstabError, OSError) as exc:
-            self.errors.append(f"pytest-invstab cannot compare with the previous report: {exc}")
+            self.errors.append(f"pytest-invstab cannot compare with the previous report {self.settings.compare}: {exc}")
             return None
         return self.comparison.to_dict()
 

@@ -71,7 +71,8 @@ OPTIONS: dict[str, Option] = {
                "e.g. artifact:10%% (relative) or psnr:0.5 (absolute); repeatable", metavar="METRIC:THRESHOLD"),
         Option("device", "cpu", P.device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
                metavar="DEVICE"),
-        Option("seed", 0, P.integer(0), "seed of every check's randomness and of the sampling masks (default: 0)",
+        Option("seed", 0, P.integer(0), "seed of every check's randomness (default: 0); the sampling masks have their own, "
+               "ini invstab_mask_seed",
                metavar="INT"),
         Option("budget", "standard", P.choice(BUDGET_CHOICES),
                "search budget: quick, standard or thorough (scales steps and restarts; default: standard)",
@@ -89,6 +90,9 @@ OPTIONS: dict[str, Option] = {
         Option("orientation", "columns", P.choice(("columns", "rows")),
                "Cartesian lines of the plugin's Fourier operators: columns (phase encoding along the width, "
                "as fastMRI and deepinv) or rows (default: columns)", cli=False),
+        Option("mask_seed", 0, P.integer(0),
+               "seed of the plugin's sampling masks (and coil maps), apart from --invstab-seed so that a new "
+               "attack seed keeps the operator the network sees (default: 0)", cli=False),
         Option("angles", 50, P.integer(1), "number of projection angles of radon_operator (default: 50)", cli=False),
         Option("coils", 8, P.integer(1), "number of coils of multicoil_operator (default: 8)", cli=False),
         Option("operator", "fourier", P.choice(OPERATOR_CHOICES),
@@ -119,6 +123,7 @@ class InvstabSettings:
     rate: float = 0.33
     pattern: str = "cartesian"
     orientation: str = "columns"
+    mask_seed: int = 0
     angles: int = 50
     coils: int = 8
     operator: str = "fourier"
@@ -288,6 +293,8 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
         rules += [
             ("eps", lambda v: V.positive("eps", v),
              "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
+            # above 1: a percent written for a fraction (the rule's own message says so)
+            ("eps", lambda v: V.perturbation_size(v) if isinstance(v, (int, float)) and v > 1 else v, None, False),
             ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
              "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
             ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),

@@ -113,6 +113,18 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, unit: str = "")
     return float(value)
 
 
+def perturbation_size(value: Any) -> float:
+    """``eps``: a relative size in (0, 1]; above 1 the perturbation is larger than the image,
+    almost surely a percent written for a fraction (``eps=10`` meant 10 %)."""
+    eps = positive("eps", value, unit="relative size ||r||/||x||, e.g. 0.01")
+    if eps > 1:
+        raise InvalidInputError(
+            f"eps is a fraction of the image's norm, not a percentage: 1 % is eps=0.01; got eps={value!r}, "
+            f"a perturbation {eps:g} times larger than the image; pass eps <= 1 (e.g. eps={eps / 100:g} for {eps:g} %)"
+        )
+    return eps
+
+
 def positive_int(name: str, value: Any, default: int) -> int:
     """``value`` if given (an int >= 1), else ``default``."""
     if value is None:

@@ -164,3 +164,56 @@ def test_compare_with_loaded_report(tmp_path):
     assert d["failed"] and d["regressions"][0]["metric"] == "artifact" and d["regressions"][0]["threshold"] == "artifact:10%"
     with pytest.raises(InvalidInputError, match="load_report"):
         compare_reports({"meta": {}}, current(), {})
+
+
+def test_gate_metrics_cover_every_metric_with_a_direction_of_the_checks():
+    """The plugin refuses a compare-fail metric outside GATE_METRICS: the list must not drift from the checks."""
+    import torch
+
+    from pytest_invstab.checks.detail_recovery import detail_recovery
+    from pytest_invstab.checks.more_samples import more_samples
+    from pytest_invstab.checks.worst_case import worst_case
+    from pytest_invstab.images import shepp_logan
+    from pytest_invstab.operators.fourier import FourierOperator
+    from pytest_invstab.report.compare import is_gate_metric
+
+    op = FourierOperator(size=32, rate=0.5, seed=0)
+    x = shepp_logan(32)[None]
+
+    def f(y, o):
+        return o.adjoint(y)
+
+    results = [worst_case(f, op, x, steps=2, restarts=1, baseline=None, gaussian_draws=4),
+               detail_recovery(f, op, x, baseline=None), more_samples(f, op, x, rates=(0.25, 0.5), baseline=None)]
+    names = {m for r in results for m in r.better}
+    assert names and all(is_gate_metric(m) for m in names), sorted(m for m in names if not is_gate_metric(m))
+    assert not is_gate_metric("artifcat") and not is_gate_metric("psnr@") and torch is not None
+
+
+def test_unknown_gate_metric_is_an_error_listing_the_valid_names():
+    with pytest.raises(InvalidInputError, match=r"unknown metric 'artifcat'.*artifact, amplification"):
+        parse_fail_thresholds(["artifcat:10%"], known_only=True)
+    assert set(parse_fail_thresholds(["artifact:10%,psnr@0.25:1"], known_only=True)) == {"artifact", "psnr@0.25"}
+
+
+def test_previous_record_with_a_verdict_but_no_passed_key_is_read_by_its_verdict():
+    prev = [{k: v for k, v in r.items() if k != "passed"} for r in PREVIOUS]
+    for r, old in zip(prev, PREVIOUS):
+        r["verdict"] = "passed" if old.get("passed") else "failed"
+    same = compare_reports(prev, PREVIOUS)
+    assert not [c for c in same.improvements + same.regressions if c.metric == "verdict"], same.format()
+    prev[0]["verdict"] = "failed"
+    flipped = compare_reports(prev, PREVIOUS)
+    assert [(c.metric, c.previous, c.current) for c in flipped.improvements] == [("verdict", "failed", "passed")]
+
+
+def test_previous_metric_stored_as_a_string_is_parsed_or_named():
+    prev = [dict(r, metrics={k: str(v) for k, v in r["metrics"].items()}) for r in PREVIOUS]
+    worse = [dict(r, metrics={k: (v * 2 if k == r["key_metric"] and r["better"].get(k, "lower") == "lower" else v)
+                              for k, v in r["metrics"].items()}) for r in PREVIOUS]
+    c = compare_reports(prev, worse)  # "0.2" was skipped before: the gate compared nothing
+    assert {ch.metric for ch in c.regressions} == {"artifact", "max_drop_db"} and c.failed
+    assert [ch.metric for ch in c.unchanged] == ["recovery"] and c.unchanged[0].previous == 0.9
+    bad = [dict(PREVIOUS[0], metrics={k: "n/a" for k in PREVIOUS[0]["metrics"]})]
+    with pytest.raises(InvalidInputError, match=r"previous report's .* 'n/a', which is not a number"):
+        compare_reports(bad, PREVIOUS[:1])

@@ -75,6 +75,21 @@ def baseline_label(baseline: Any) -> str:
     return describe_model(baseline)
 
 
+def baseline_title(baseline: Any) -> str:
+    """How messages and panels name the baseline: "CS baseline" only for a ``CSBaseline``, else
+    "baseline <name>" (a user's baseline, e.g. "baseline zero_filled", is no CS reconstruction)."""
+    if baseline is None:
+        return "baseline"
+    try:
+        from ..baselines import CSBaseline
+    except ImportError:  # pragma: no cover - the baselines package is part of this project
+        CSBaseline = ()  # type: ignore[assignment]
+    if isinstance(baseline, CSBaseline):
+        return "CS baseline"
+    name = getattr(baseline, "__name__", None) or type(baseline).__name__
+    return f"baseline {name}"
+
+
 # -- running ------------------------------------------------------------------------------
 def run_reconstructor(f: Reconstructor, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
     """``f(y, op)`` without gradients, model frozen and restored, output validated (shape, finite)."""
@@ -198,6 +213,7 @@ __all__ = [
     "CheckInputs",
     "Stopwatch",
     "baseline_label",
+    "baseline_title",
     "fmt",
     "make_result",
     "per_image_rows",

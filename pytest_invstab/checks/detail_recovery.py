@@ -213,6 +213,7 @@ def _judge(a: _Args, metrics: dict[str, float], worst_name: str) -> tuple[bool, 
     recovery, base_rec, margin = metrics["recovery"], metrics.get("baseline_recovery"), a.margin
     thresholds: dict[str, float] = {"recovery": a.min_recovery}
     passed = recovery >= a.min_recovery
+    title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
     reasons = []
     if not passed:
         reasons.append(f"recovery {C.fmt(recovery)} < min_recovery {C.fmt(a.min_recovery)} (worst: {worst_name})")
@@ -221,15 +222,15 @@ def _judge(a: _Args, metrics: dict[str, float], worst_name: str) -> tuple[bool, 
         if base_rec is not None and recovery < base_rec - margin:
             passed = False
             reasons.append(
-                f"recovery {C.fmt(recovery)} < CS baseline {C.fmt(base_rec)} - baseline_margin {C.fmt(margin)} "
+                f"recovery {C.fmt(recovery)} < {title} {C.fmt(base_rec)} - baseline_margin {C.fmt(margin)} "
                 f"(worst: {worst_name})"
             )
     if passed:
         message = f"recovery {C.fmt(recovery)} >= min_recovery {C.fmt(a.min_recovery)} (worst: {worst_name})"
     else:
         message = "; ".join(reasons)
-    if base_rec is not None and "CS baseline" not in message:
-        message += f"; CS baseline {C.fmt(base_rec)}"
+    if base_rec is not None and f"{title} " not in message:
+        message += f"; {title} {C.fmt(base_rec)}"
     return passed, message, thresholds
 
 
@@ -255,7 +256,7 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], base_metrics: dict[s
         reconstructor=a.f, operator=a.op, seed=a.seed, settings=_settings(a, a.dets[k_worst].name, b),
         thresholds=thresholds, baseline=base_metrics, better=better, timings=timings,
         per_image=C.per_image_rows(**per_image_cols), arrays=_arrays(a, run),
-        images={k: v.detach().cpu() for k, v in images.items()},
+        images={k: v.detach().cpu() for k, v in images.items()}, figure={"baseline": C.baseline_title(a.base)},
     )
 
 

@@ -277,6 +277,7 @@ def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
     gain = net_curve[-1] - net_curve[run.i_gain]
     base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
     thresholds: dict[str, float] = {"max_drop_db": a.tolerance_db}
+    title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
     passed = drop <= a.tolerance_db
     reasons: list[str] = []
     if not passed:
@@ -291,15 +292,15 @@ def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
         baseline_gains = base_gain is None or base_gain >= a.gain_req
         if gain < a.gain_req and baseline_gains:
             passed = False
-            why = "" if base_gain is None else f" while the CS baseline gains {C.fmt(base_gain)} dB"
+            why = "" if base_gain is None else f" while the {title} gains {C.fmt(base_gain)} dB"
             reasons.append(f"network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} {gain_from}{why}")
     if passed:
         message = (f"max PSNR drop {C.fmt(drop)} dB <= tolerance_db {C.fmt(a.tolerance_db)} dB over rates "
                    f"{rates[0]:.3g}-{rates[-1]:.3g}; network gains {C.fmt(gain)} dB {gain_from}")
     else:
         message = "; ".join(reasons)
-    if base_gain is not None and "CS baseline gains" not in message:
-        message += f"; CS baseline gains {C.fmt(base_gain)} dB"
+    if base_gain is not None and f"{title} gains" not in message:
+        message += f"; {title} gains {C.fmt(base_gain)} dB"
     return passed, message, thresholds
 
 
@@ -314,7 +315,7 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, st
         "x": list(a.rate_list),
         "xlabel": "sampling rate",
         "ylabel": "PSNR (dB)",
-        "series": {"network": run.net_curve, **({"CS baseline": run.base_curve} if a.base is not None else {})},
+        "series": {"network": run.net_curve, **({C.baseline_title(a.base): run.base_curve} if a.base is not None else {})},
         "vline": ref_rate,
         "vline_label": "trained rate" if a.trained is not None else "operator's rate",
     }
@@ -322,6 +323,7 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, st
         max_drop_db=per_drop, **{f"psnr@{_key(r)}": run.psnr_net[i] for i, r in enumerate(a.rate_list)},
     )
     images, figure = _images(a, run, b)
+    figure = {**figure, "baseline": C.baseline_title(a.base)}
     return C.make_result(
         "more_samples", passed=passed, message=message, metrics=metrics, key_metric="max_drop_db",
         reconstructor=a.f, operator=a.op, seed=a.seed, settings=_settings(a, run, b), thresholds=thresholds,

@@ -79,15 +79,16 @@ def worst_case(
         images: reference images ``[B, H, W]``; a single ``[H, W]`` image (a tensor whose shape
             equals ``operator.image_shape``) becomes a batch of one.
         eps: perturbation size relative to ``||x||`` (domain "image") or ``||y||``
-            ("measurements"), dimensionless, > 0.
+            ("measurements"), dimensionless, in (0, 1] (a fraction: 1 % is 0.01).
         max_artifact: largest acceptable ``||f(A(x + r)) - f(Ax)|| / ||x||`` (dimensionless).
         domain: "image" (``r`` added to ``x``) or "measurements" (``e`` added to ``y``).
         method: "budgeted" (projected ascent with restarts, ``attacks.budgeted_search``),
             "paper" (the paper's momentum ascent, stopped at the ball, with checkpoints
             r_1 < r_2 < r_3 in the panel) or "random" (gradient-free best of
             ``steps * restarts`` random directions, for non-differentiable reconstructors).
-        steps, restarts: search budget; ``None`` takes ``budget``'s default
-            (``attacks.DEFAULT_STEPS`` x ``attacks.DEFAULT_RESTARTS`` at "standard").
+        steps, restarts: search budget at "standard" (``None``: ``attacks.DEFAULT_STEPS`` x
+            ``attacks.DEFAULT_RESTARTS``); ``budget`` scales given and default values alike
+            (``budget.Budget.steps`` / ``.restarts``: "quick" x0.25 / x0.5, "thorough" x4 / x2, at least 1).
         budget: "quick", "standard", "thorough" or a ``budget.Budget``.
         seed: seeds every random draw; the same seed reproduces the result.
         baseline: "default" (``CSBaseline()``), ``None`` (skip) or a callable ``f(y, op)``.
@@ -102,8 +103,9 @@ def worst_case(
         ``CheckResult`` with key metric ``artifact`` (lower is better). Metrics: ``eps``
         (achieved size of the worst image's perturbation), ``artifact``, ``amplification``
         (artifact / eps), ``psnr_clean`` / ``psnr_perturbed`` (dB) and ``ssim_clean`` /
-        ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact``,
-        ``worse_than_random`` (artifact / gaussian_artifact), ``baseline_artifact``,
+        ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact`` (the worst
+        image's, Gaussian noise of the same norm), ``worse_than_random`` (artifact / gaussian_artifact,
+        both of the worst image), ``baseline_artifact``,
         ``baseline_worst_artifact`` (with ``attack_baseline``), ``ball_fraction``,
         ``ball_ci_low``, ``ball_ci_high`` (with ``gaussian_draws``).
     """
@@ -137,22 +139,23 @@ def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, met
               seed, baseline, attack_baseline, gaussian_draws) -> _Args:
     f = V.check_reconstructor(reconstructor)
     op = V.check_operator(operator)
-    eps = V.positive("eps", eps, unit="relative size ||r||/||x||, e.g. 0.01")
+    eps = V.perturbation_size(eps)
     max_artifact = V.positive("max_artifact", max_artifact, allow_zero=True,
                               unit="relative artifact ||f(A(x+r)) - f(Ax)||/||x||")
     domain = V.choice("domain", domain, attacks.DOMAINS)
     method = V.choice("method", method, METHODS)
     b = get_budget(budget)
     seed = V.check_seed(seed)
-    steps = V.positive_int("steps", steps, b.steps(attacks.DEFAULT_STEPS))
-    restarts = V.positive_int("restarts", restarts, b.restarts(attacks.DEFAULT_RESTARTS))
+    # Explicit values count at "standard" and are scaled like the defaults (README: budget scales them).
+    steps = b.steps(V.positive_int("steps", steps, attacks.DEFAULT_STEPS))
+    restarts = b.restarts(V.positive_int("restarts", restarts, attacks.DEFAULT_RESTARTS))
     gaussian_draws = V.optional(V.positive_int, "gaussian_draws", gaussian_draws, default=1)
     attack_baseline = V.flag("attack_baseline", attack_baseline)
     x = V.as_image_batch(images, op)
     return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline), eps=eps,
                  max_artifact=max_artifact, domain=domain, method=method, steps=steps, restarts=restarts,
                  gaussian_draws=gaussian_draws, attack_baseline=attack_baseline,
-                 baseline_is_cs=baseline == "default")
+                 baseline_is_cs=C.baseline_title(C.resolve_baseline(baseline)) == "CS baseline")
 
 
 # -- compute ----------------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ def _metrics(run: _Run) -> tuple[dict[str, float], dict[str, float]]:
     """``(metrics, baseline values)`` of the worst image (maxima over images where so documented)."""
     i, att = run.i, run.att
     artifact, size = float(att.artifact[i]), float(att.size[i])
-    g_max = float(run.gauss.max())
+    g_i = float(run.gauss[i])  # the Gaussian artifact of the same image (not the largest over images)
     metrics: dict[str, float] = {
         "eps": size,
         "artifact": artifact,
@@ -229,8 +232,8 @@ def _metrics(run: _Run) -> tuple[dict[str, float], dict[str, float]]:
         "psnr_perturbed": float(run.psnr_p[i]),
         "ssim_clean": float(run.ssim_c[i]),
         "ssim_perturbed": float(run.ssim_p[i]),
-        "gaussian_artifact": g_max,
-        "worse_than_random": artifact / g_max if g_max > 0 else float("inf"),
+        "gaussian_artifact": g_i,
+        "worse_than_random": artifact / g_i if g_i > 0 else float("inf"),
     }
     baseline_vals: dict[str, float] = {}
     if run.base_art is not None:
@@ -251,7 +254,7 @@ def _judge(a: _Args, run: _Run, metrics: dict[str, float]) -> tuple[bool, str]:
     artifact, size = metrics["artifact"], metrics["eps"]
     passed = artifact <= a.max_artifact
     size_name = "||r||/||x||" if a.domain == "image" else "||e||/||y||"
-    label = "CS baseline" if a.baseline_is_cs else "baseline"
+    label = C.baseline_title(a.base)
     message = (
         f"artifact {_num(artifact)} {'<=' if passed else '>'} max_artifact {_num(a.max_artifact)} "
         f"at {size_name} = {C.fmt(size, 3)}"

@@ -38,7 +38,23 @@ FAIL_OPTION = "--invstab-compare-fail"
 # Relative changes smaller than this are float round-off (JSON, BLAS order), not changes.
 ROUND_OFF = 1e-9
 
-_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*:\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.@]*)\s*:\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+
+
+#: The metrics of the built-in checks that have a direction, so a release gate can compare them
+#: (``tests/test_compare.py`` checks this list against every check's ``better``).
+GATE_METRICS = (
+    "artifact", "amplification", "worse_than_random", "psnr_clean", "psnr_perturbed", "ssim_clean",
+    "ssim_perturbed", "ball_fraction", "recovery", "intensity_recovery", "edge_recovery", "detail_error",
+    "max_drop_db", "gain_db",
+)
+#: Families of per-detail and per-rate metrics: ``recovery_<detail>``, ``psnr@<rate>``, ``ssim@<rate>``.
+GATE_PREFIXES = ("recovery_", "psnr@", "ssim@")
+
+
+def is_gate_metric(name: str) -> bool:
+    """Whether ``name`` is a metric of the built-in checks that a gate can compare."""
+    return name in GATE_METRICS or any(name.startswith(p) and len(name) > len(p) for p in GATE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -57,12 +73,14 @@ class Threshold:
         return f"{self.metric}:{self.value:g}{'%' if self.relative else ''}"
 
 
-def parse_fail_thresholds(specs: Iterable[str] | str | None) -> dict[str, Threshold]:
+def parse_fail_thresholds(specs: Iterable[str] | str | None, *, known_only: bool = False) -> dict[str, Threshold]:
     """Parse ``["artifact:10%", "recovery:5%", "max_drop_db:0.5"]`` into ``{metric: Threshold}``.
 
     ``METRIC:VALUE%`` is relative to the previous value, ``METRIC:VALUE`` absolute (in the
     metric's unit, e.g. dB). A spec may hold several comma-separated entries. Bad syntax, a
     negative value or a metric given twice raise ``InvalidInputError`` naming the format.
+    ``known_only`` (what the plugin uses): a metric that no built-in check reports
+    (``is_gate_metric``) is an error listing the valid names, so a typo cannot leave it ungated.
     """
     if specs is None:
         return {}
@@ -83,6 +101,11 @@ def parse_fail_thresholds(specs: Iterable[str] | str | None) -> dict[str, Thresh
                     f"max_drop_db:0.5; several may be separated by commas"
                 )
             metric, value, pct = m.group(1), float(m.group(2)), bool(m.group(3))
+            if known_only and not is_gate_metric(metric):
+                raise InvalidInputError(
+                    f"{FAIL_OPTION}: unknown metric {metric!r} in {part.strip()!r}; a gate compares one of "
+                    f"{', '.join(GATE_METRICS)}, or recovery_<detail>, psnr@<rate>, ssim@<rate>"
+                )
             if metric in out:
                 raise InvalidInputError(f"{FAIL_OPTION} gives a threshold for {metric!r} twice; keep one")
             out[metric] = Threshold(metric, value, pct)
@@ -222,8 +245,8 @@ def _compare_metric(key: str, prev: Mapping[str, Any], cur: Mapping[str, Any], m
     direction = better_of(cur, metric) or better_of(prev, metric)
     if direction not in (LOWER_IS_BETTER, HIGHER_IS_BETTER):
         return None
-    pv = (prev.get("metrics") or {}).get(metric)
-    cv = (cur.get("metrics") or {}).get(metric)
+    pv = _number((prev.get("metrics") or {}).get(metric), key, metric, "previous")
+    cv = _number((cur.get("metrics") or {}).get(metric), key, metric, "current")
     change = MetricChange(key, str(cur.get("nodeid")), str(cur.get("check")), metric, pv, cv, direction,
                           threshold, "unchanged")
     if not is_number(pv):
@@ -240,6 +263,28 @@ def _compare_metric(key: str, prev: Mapping[str, Any], cur: Mapping[str, Any], m
     elif -worse_by > allowed + noise:
         change.status = "improved"
     return change
+
+
+def _number(value: Any, key: str, metric: str, side: str) -> Any:
+    """A stored metric as a number: numeric strings (``"0.01"``) are parsed; other strings are an
+    error (a gate must never skip a value silently); ``None`` / NaN stay as they are."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"the {side} report's {key} has metric {metric!r} = {value!r}, which is not a number; "
+                "fix or regenerate that report with --invstab-report"
+            ) from None
+    return value
+
+
+def passed_of(record: Mapping[str, Any]) -> bool | None:
+    """A record's verdict: its ``passed`` key, else its ``verdict`` ("passed" / "failed"), else ``None``."""
+    if isinstance(record.get("passed"), bool):
+        return bool(record["passed"])
+    verdict = str(record.get("verdict", "")).lower()
+    return True if verdict == "passed" else False if verdict == "failed" else None
 
 
 def compare_reports(
@@ -272,10 +317,13 @@ def compare_reports(
         if prev is None:
             comparison.new_in_current.append(cur)
             continue
-        if prev.get("passed") and not cur.get("passed"):
+        was, now = passed_of(prev), passed_of(cur)
+        if was is None:
+            comparison.notes.append(f"{k}: the previous record has neither 'passed' nor 'verdict'; verdict not compared")
+        elif was and now is False:
             comparison.regressions.append(MetricChange(k, str(cur.get("nodeid")), str(cur.get("check")), "verdict",
                                                        "passed", "failed", "passed", None, "regressed"))
-        elif not prev.get("passed") and cur.get("passed"):
+        elif not was and now:
             comparison.improvements.append(MetricChange(k, str(cur.get("nodeid")), str(cur.get("check")), "verdict",
                                                         "failed", "passed", "passed", None, "improved"))
         metrics = set(prev.get("metrics") or {}) | set(cur.get("metrics") or {})
@@ -304,4 +352,5 @@ def compare_reports(
     return comparison
 
 
-__all__ = ["Comparison", "MetricChange", "Threshold", "compare_reports", "parse_fail_thresholds"]
+__all__ = ["Comparison", "GATE_METRICS", "MetricChange", "Threshold", "compare_reports", "is_gate_metric",
+           "parse_fail_thresholds", "passed_of"]

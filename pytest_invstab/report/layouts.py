@@ -108,18 +108,20 @@ def detail_recovery_rows(result: CheckResult) -> list[Row]:
     """Rows like the paper's Fig. 5: ``[x + d, network, CS baseline]``, then a zoomed crop per detail.
 
     ``images``: ``x_with_details``, ``network``, optional ``baseline`` (the worst image);
+    ``figure["baseline"]``: the baseline's title ("CS baseline" or "baseline <name>");
     the crops follow ``settings["detail_names"]`` and ``settings["detail_bboxes"]``.
     """
     im = result.images
     xd, net, base = im["x_with_details"], im["network"], im.get("baseline")
-    row = [("x + d (truth)", xd), ("network f(A(x + d))", net)] + ([("CS baseline", base)] if base is not None else [])
+    title = result.figure.get("baseline", "CS baseline")  # "CS baseline" or "baseline <name>"
+    row = [("x + d (truth)", xd), ("network f(A(x + d))", net)] + ([(title, base)] if base is not None else [])
     rows = [panel_row(*row)]
     shape = tuple(xd.shape[-2:])
     for name, bbox in zip(result.settings["detail_names"], result.settings["detail_bboxes"]):
         y0, x0, y1, x1 = crop_box(tuple(bbox), shape)  # type: ignore[arg-type]
         crop = [(f"{name}: truth", xd[y0:y1, x0:x1]), (f"{name}: network", net[y0:y1, x0:x1])]
         if base is not None:
-            crop.append((f"{name}: CS baseline", base[y0:y1, x0:x1]))
+            crop.append((f"{name}: {title}", base[y0:y1, x0:x1]))
         rows.append(panel_row(*crop))
     return rows
 
@@ -135,7 +137,8 @@ def more_samples_rows(result: CheckResult) -> list[Row]:
         r, i = s["rate"], s["index"]
         row = [(f"network, rate {r:.3g} ({s['role']}), {s['psnr']:.1f} dB", result.images[f"network@{i}"])]
         if f"baseline@{i}" in result.images:
-            row.append((f"CS baseline, rate {r:.3g}, {s['baseline_psnr']:.1f} dB", result.images[f"baseline@{i}"]))
+            title = result.figure.get("baseline", "CS baseline")  # "CS baseline" or "baseline <name>"
+            row.append((f"{title}, rate {r:.3g}, {s['baseline_psnr']:.1f} dB", result.images[f"baseline@{i}"]))
         rows.append(panel_row(*row))
     return rows
 
