@@ -32,6 +32,7 @@ _LAZY = {
     "load_images": ("pytest_invstab.images", "load_images"),
     "load_scan": ("pytest_invstab.images", "load_scan"),
     "InvstabError": ("pytest_invstab.errors", "InvstabError"),
+    "MiswiredNetworkError": ("pytest_invstab.errors", "MiswiredNetworkError"),
 }
 
 __all__ = ["__version__", *_LAZY]
