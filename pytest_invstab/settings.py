@@ -384,7 +384,9 @@ def check_kwargs(kwargs: Mapping[str, Any], settings: InvstabSettings) -> dict[s
     Precedence: marker argument (not None), then the session's value (command line > ini > default).
     """
     out = dict(kwargs)
-    for name in ("seed", "budget", "sanity"):
+    for name in ("seed", "budget"):
         if out.get(name) is None:
             out[name] = getattr(settings, name)
+    if out.get("sanity") is None and not settings.sanity:  # ini invstab_sanity = false; the check defaults to on
+        out["sanity"] = False
     return out

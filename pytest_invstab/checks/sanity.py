@@ -15,7 +15,7 @@ Rule
 
 Why 1 dB (measured, mean PSNR over Shepp-Logan and two held-out images): correctly wired
 networks gain 3.3 dB (the tiny residual U-Net of tests/test_sanity.py, 32 x 32, 150 steps, on its
-own column mask; 4.7 dB after 300 steps) and 5.5 / 8.0 / 13.6 dB (the example project's DAGAN-like
+own column mask; 4.7 dB after 300 steps) and 5.5 / 8.0 / 14.2 dB (the example project's DAGAN-like
 U-Net, Ell-50-like U-Net and cascade) over the direct reconstruction. Miswired ones gain nothing or
 lose: the tiny column-trained U-Net on the row mask -2.5 dB (-0.3 dB after 300 steps), the example
 DAGAN-like U-Net (trained on rows) on columns -0.1 dB, the tiny U-Net without its instance
