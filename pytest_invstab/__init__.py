@@ -38,6 +38,7 @@ _LAZY = {
     "Operator": ("pytest_invstab.operators.protocol", "Operator"),
     "layouts": ("pytest_invstab.layouts", None),
     "CheckFailed": ("pytest_invstab.runner", "CheckFailed"),
+    "MiswiredNetworkError": ("pytest_invstab.errors", "MiswiredNetworkError"),
 }
 
 __all__ = ["__version__", *_LAZY]

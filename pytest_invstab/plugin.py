@@ -133,6 +133,47 @@ def item_markers(item: pytest.Item) -> dict[str, tuple[list[Any], dict[str, Any]
     return found
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
+    """Let a marked test without arguments use a parametrized ``reconstructor`` / ``operator`` / images fixture.
+
+    The check fetches its fixtures after the test body, which pytest cannot parametrize; so a
+    marker fixture (or one it depends on) that has ``params`` is added to the test's
+    ``usefixtures`` before pytest builds its fixture closure. Other fixtures stay lazy.
+    """
+    if not (collector.funcnamefilter(name) or collector.classnamefilter(name)) or not callable(obj):
+        return None
+    marks = [m for m in getattr(obj, "pytestmark", []) if getattr(m, "name", None) in CHECKS]
+    marks += [m for m in collector.iter_markers() if m.name in CHECKS]
+    if not marks:
+        return None
+    names = {split_marker_kwargs(m.kwargs)[0][arg] for m in marks for arg in FIXTURE_ARGUMENTS}
+    wanted = sorted(n for n in names if _parametrized(collector, n))
+    if wanted:
+        pytest.mark.usefixtures(*wanted)(obj)
+    return None
+
+
+def _parametrized(node: pytest.Collector, name: str, seen: set[str] | None = None) -> bool:
+    """Whether fixture ``name`` as seen from ``node``, or a fixture it requests, has ``params``."""
+    manager = node.config.pluginmanager.get_plugin("funcmanage")  # pytest's fixture manager
+    getdefs = getattr(manager, "getfixturedefs", None)
+    seen = set() if seen is None else seen
+    if getdefs is None or name in seen:
+        return False
+    seen.add(name)
+    try:
+        defs = getdefs(name, node) or ()
+    except Exception:  # noqa: BLE001 - best effort; the check's own error follows at run time
+        return False
+    for fixturedef in defs:
+        if getattr(fixturedef, "params", None) is not None:
+            return True
+        if any(_parametrized(node, arg, seen) for arg in getattr(fixturedef, "argnames", ()) if arg != "request"):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every invstab marker before anything runs: one usage error lists every problem.
 

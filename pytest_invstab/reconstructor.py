@@ -98,10 +98,32 @@ def from_image_network(net: torch.nn.Module, init: str = "direct", complex_as_ch
 
 
 def describe_model(f: object) -> str:
-    """A short description for reports: class name and parameter count."""
-    name = getattr(f, "__name__", None) or type(f).__name__
-    params = sum(p.numel() for m in find_modules(f) for p in m.parameters())
+    """A short description for reports: the user's model class and its parameter count.
+
+    Known wrappers are looked through to the model they hold: ``from_image_network``'s ``.net``,
+    ``functools.partial`` (its function, else a module among its arguments) and bound methods
+    (their owner); e.g. ``"BasicUNet (124625 parameters)"``, not the wrapper's name.
+    """
+    model = _unwrap(f)
+    name = getattr(model, "__name__", None) or type(model).__name__
+    modules = find_modules(f) or ([model] if isinstance(model, torch.nn.Module) else [])
+    params = sum(p.numel() for m in modules for p in m.parameters())
     return f"{name} ({params} parameters)" if params else str(name)
+
+
+def _unwrap(f: object, depth: int = 0) -> object:
+    """The user's model behind the wrappers ``describe_model`` knows (at most 5 levels deep)."""
+    if depth > 5:
+        return f
+    if isinstance(f, ImageNetworkReconstructor):
+        return _unwrap(f.net, depth + 1)
+    if isinstance(f, functools.partial):
+        inner = [a for a in (*f.args, *f.keywords.values()) if isinstance(a, torch.nn.Module)]
+        return _unwrap(inner[0] if inner else f.func, depth + 1)
+    owner = getattr(f, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and callable(f) and not isinstance(f, torch.nn.Module):
+        return _unwrap(owner, depth + 1)
+    return f
 
 
 def find_modules(f: object) -> list[torch.nn.Module]:

@@ -79,6 +79,9 @@ OPTIONS: dict[str, Option] = {
                metavar="BUDGET"),
         Option("junit_properties", False, P.boolean,
                "add each check's key metrics and verdict to the JUnit XML (record_property)"),
+        Option("sanity", True, P.boolean,
+               "run the sanity gate before every check (no verdict on a network no better than the direct "
+               "reconstruction); a marker's sanity= wins (default: true)", cli=False),
         # fixture defaults: ini only
         Option("size", 128, P.integer(8), "image size N (pixels) of the plugin's operators and phantoms (default: 128)",
                cli=False),
@@ -119,6 +122,7 @@ class InvstabSettings:
     seed: int = 0
     budget: str = "standard"
     junit_properties: bool = False
+    sanity: bool = True
     size: int = 128
     rate: float = 0.33
     pattern: str = "cartesian"
@@ -211,37 +215,46 @@ FIXTURE_ARGUMENTS: dict[str, str] = {
 # cannot be imported (it is then reported at run time), otherwise its signature is read.
 _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "stability": ("eps", "max_artifact", "domain", "method", "steps", "restarts", "budget", "seed",
-                  "baseline", "attack_baseline", "gaussian_draws"),
-    "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed"),
-    "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
+                  "baseline", "attack_baseline", "gaussian_draws", "sanity", "sanity_min_gain_db"),
+    "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed",
+                        "sanity", "sanity_min_gain_db"),
+    "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed",
+                     "operators", "masks", "allow_unnested", "sanity", "sanity_min_gain_db"),
 }
 
 # Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
 # import torch in every pytest run); tests/test_plugin_settings.py checks that the defaults
 # written here match the signatures.
 _FIXTURE_DOC = "reconstructor='reconstructor', operator='operator', images='reference_images'"
+_SANITY_DOC = "sanity=True, sanity_min_gain_db=1.0"
+_SANITY_TEXT = (" First a sanity gate: no verdict (an error naming likely wiring mistakes) when the network's clean "
+                "PSNR is below the direct (zero-filled / FBP) reconstruction's plus sanity_min_gain_db (dB); "
+                "sanity=False skips it.")
 MARKER_DOCS: dict[str, str] = {
     "stability": (
         "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
         "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
-        f"{_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
+        f"{_SANITY_DOC}, {_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
         "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
         "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
-        "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)."
+        "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)." + _SANITY_TEXT
     ),
     "detail_recovery": (
         "detail_recovery(details='symbols', min_recovery=0.5, intensity=None, baseline='default', "
-        f"baseline_margin=None, budget=None, seed=None, {_FIXTURE_DOC}): insert a visible detail ('symbols', "
+        f"baseline_margin=None, budget=None, seed=None, {_SANITY_DOC}, {_FIXTURE_DOC}): insert a visible detail ('symbols', "
         "'text', 'all' or a tensor [h, w]) of amplitude intensity (image units; None: half the dynamic range) "
         "and fail when the network's recovery score (<= 1, 1 = perfect) is below min_recovery, or below the "
         "CS baseline's minus baseline_margin. Antun et al. 2020, instability 2 (small structural changes)."
+        + _SANITY_TEXT
     ),
     "more_samples": (
         "more_samples(rates=None, trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
-        f"baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): reconstruct at strictly increasing "
-        "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate) and fail when "
+        "baseline='default', budget=None, seed=None, operators=None, masks=None, allow_unnested=False, "
+        f"{_SANITY_DOC}, {_FIXTURE_DOC}): reconstruct at strictly increasing "
+        "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate; or the given "
+        "operators / masks per rate, which must be nested unless allow_unnested=True) and fail when "
         "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
-        "above trained_rate. Antun et al. 2020, instability 3 (more samples)."
+        "above trained_rate. Antun et al. 2020, instability 3 (more samples)." + _SANITY_TEXT
     ),
 }
 
@@ -286,6 +299,8 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
 
     rules = [
         ("seed", V.check_seed, "must be a non-negative integer", True),
+        ("sanity", lambda v: V.flag("sanity", v), "must be True or False (False switches the sanity gate off)", False),
+        ("sanity_min_gain_db", V.sanity_min_gain, "must be a finite number of dB", False),
         ("budget", get_budget, f"must be one of {', '.join(BUDGET_CHOICES)}", True),
     ] + [(n, lambda v, n=n: V.positive_int(n, v, 1), "must be a positive integer", True)
          for n in ("steps", "restarts", "gaussian_draws")]
@@ -318,6 +333,7 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
              "must be a non-negative number of dB", False),
             ("require_gain_db", lambda v: V.positive("require_gain_db", v, allow_zero=True),
              "must be a non-negative number of dB", True),
+            ("allow_unnested", lambda v: V.flag("allow_unnested", v), "must be True or False", False),
         ]
     return rules
 
@@ -378,4 +394,6 @@ def check_kwargs(kwargs: Mapping[str, Any], settings: InvstabSettings) -> dict[s
     for name in ("seed", "budget"):
         if out.get(name) is None:
             out[name] = getattr(settings, name)
+    if out.get("sanity") is None and not settings.sanity:  # ini invstab_sanity = false; the check defaults to on
+        out["sanity"] = False
     return out

@@ -125,6 +125,20 @@ def perturbation_size(value: Any) -> float:
     return eps
 
 
+def finite(name: str, value: Any, *, unit: str = "") -> float:
+    """A finite real number of either sign, else an ``InvalidInputError`` naming it."""
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))):
+        unit = f" ({unit})" if unit else ""
+        raise InvalidInputError(f"{name} must be a finite number{unit}, got {value!r}")
+    return float(value)
+
+
+def sanity_min_gain(value: Any) -> float:
+    """The sanity gate's threshold: a finite number of dB (negative lets the network be worse than direct)."""
+    return finite("sanity_min_gain_db", value,
+                  unit="dB the network's clean PSNR must exceed the direct reconstruction's; negative allows worse")
+
+
 def positive_int(name: str, value: Any, default: int) -> int:
     """``value`` if given (an int >= 1), else ``default``."""
     if value is None:

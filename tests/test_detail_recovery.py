@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import math
 
 import pytest
@@ -14,6 +16,10 @@ from pytest_invstab.images import shepp_logan, symbol
 from pytest_invstab.operators.base import MatrixOperator
 from pytest_invstab.operators.fourier import FourierOperator
 from pytest_invstab.report.layouts import panel_rows
+
+# The toy reconstructors of this module (zero-filling, blurs, planted failures) are meant to be no better
+# than the direct reconstruction, so the sanity gate (tested in tests/test_sanity.py) is off here.
+detail_recovery = functools.partial(detail_recovery, sanity=False)
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:

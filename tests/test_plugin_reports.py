@@ -39,7 +39,7 @@ def _checks(pytester: pytest.Pytester, name: str = "r.json") -> dict[str, dict]:
     ids=["default", "ini", "cli"],
 )
 def test_settings_precedence_marker_cli_ini_default(pytester: pytest.Pytester, ini, args, expected_session):
-    pytester.makeini("[pytest]\ninvstab_size = 32\n" + ini)
+    pytester.makeini("[pytest]\ninvstab_size = 32\ninvstab_sanity = false\n" + ini)
     pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef reconstructor():\n    return lambda y, op: op.adjoint(y)\n")
     pytester.makepyfile(PRECEDENCE_TESTS)
     pytester.runpytest("--invstab-report=r.json", *args).assert_outcomes(passed=2)
@@ -55,7 +55,8 @@ def test_settings_precedence_marker_cli_ini_default(pytester: pytest.Pytester, i
 
 
 def test_ini_operator_choice_and_sizes(pytester: pytest.Pytester):
-    pytester.makeini("[pytest]\ninvstab_size = 32\ninvstab_operator = radon\ninvstab_angles = 12\n")
+    pytester.makeini("[pytest]\ninvstab_size = 32\ninvstab_sanity = false\n"
+                     "invstab_operator = radon\ninvstab_angles = 12\n")
     pytester.makepyfile(
         """
         def test_operator(operator, reference_images, shepp_logan, radon_operator):

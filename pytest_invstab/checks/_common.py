@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from ..operators.base import LinearOperator
 from ..reconstructor import describe_model, frozen, reconstruct
 from ..result import CheckResult
-from ..validate import Reconstructor
+from ..validate import Reconstructor, flag, sanity_min_gain
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class CheckInputs:
     """What every check validates first; each check's own arguments extend it.
 
     ``f``: the reconstructor, ``op``: the operator, ``x``: reference images ``[B, *op.image_shape]``,
-    ``base``: the resolved baseline (``resolve_baseline``) or ``None``.
+    ``base``: the resolved baseline (``resolve_baseline``) or ``None``, ``gate``: the sanity gate's
+    threshold (``gate_threshold``).
     """
 
     f: Any
@@ -36,6 +37,18 @@ class CheckInputs:
     seed: int
     budget: Budget
     base: Any
+    gate: float | None  # the sanity gate's min_gain_db (dB), None when sanity=False
+
+
+def gate_threshold(sanity: Any, min_gain_db: Any) -> float | None:
+    """The validated sanity gate setting: its ``min_gain_db`` (dB), or ``None`` with ``sanity=False``."""
+    min_gain = sanity_min_gain(min_gain_db)
+    return min_gain if flag("sanity", sanity) else None
+
+
+def gate_settings(gate: Any) -> Any:
+    """``settings['sanity']`` of a result: the gate's measurements, or ``'off (sanity=False)'``."""
+    return "off (sanity=False)" if gate is None else gate.settings()
 
 
 # -- baseline -----------------------------------------------------------------------------
@@ -215,6 +228,8 @@ __all__ = [
     "baseline_label",
     "baseline_title",
     "fmt",
+    "gate_settings",
+    "gate_threshold",
     "make_result",
     "per_image_rows",
     "resolve_baseline",

@@ -34,6 +34,7 @@ from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
 from ..tensors import batch_norm
 from . import _common as C
+from .sanity import DEFAULT_MIN_GAIN_DB, SanityResult, sanity_gate
 
 METHODS = ("budgeted", "paper", "random")
 #: Fractions of ``eps`` at which ``method="paper"`` shows r_1 < r_2 < r_3 (the last is the worst case).
@@ -69,6 +70,8 @@ def worst_case(
     baseline: Any = "default",
     attack_baseline: bool = False,
     gaussian_draws: int | None = None,
+    sanity: bool = True,
+    sanity_min_gain_db: float = DEFAULT_MIN_GAIN_DB,
 ) -> CheckResult:
     """Search the worst perturbation of size ``eps`` and judge the artifact it causes.
 
@@ -98,6 +101,9 @@ def worst_case(
             ``v = A* e`` of norm ``||r|| / 4`` added to the worst case; ``ball_fraction`` is the
             share of draws whose artifact still exceeds ``max_artifact`` (95 % Clopper-Pearson
             interval ``ball_ci_low``..``ball_ci_high``).
+        sanity, sanity_min_gain_db: the sanity gate (``checks.sanity``): before any search, stop with
+            ``MiswiredNetworkError`` (no verdict) when the network's mean clean PSNR is below the direct
+            reconstruction's plus ``sanity_min_gain_db`` (dB, default 1). ``sanity=False`` skips it.
 
     Returns:
         ``CheckResult`` with key metric ``artifact`` (lower is better). Metrics: ``eps``
@@ -111,12 +117,14 @@ def worst_case(
     """
     a = _validate(reconstructor, operator, images, eps=eps, max_artifact=max_artifact, domain=domain,
                   method=method, steps=steps, restarts=restarts, budget=budget, seed=seed, baseline=baseline,
-                  attack_baseline=attack_baseline, gaussian_draws=gaussian_draws)
+                  attack_baseline=attack_baseline, gaussian_draws=gaussian_draws, sanity=sanity,
+                  sanity_min_gain_db=sanity_min_gain_db)
     sw = C.Stopwatch(a.op.device)
-    run = _compute(a, sw)
+    gate = None if a.gate is None else sanity_gate("stability", a.f, a.op, a.x, a.base, min_gain_db=a.gate)
+    run = _compute(a, sw, gate)
     metrics, baseline_vals = _metrics(run)
     passed, message = _judge(a, run, metrics)
-    return _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"))
+    return _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"), gate)
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -136,7 +144,7 @@ class _Args(C.CheckInputs):
 
 
 def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, method, steps, restarts, budget,
-              seed, baseline, attack_baseline, gaussian_draws) -> _Args:
+              seed, baseline, attack_baseline, gaussian_draws, sanity, sanity_min_gain_db) -> _Args:
     f = V.check_reconstructor(reconstructor)
     op = V.check_operator(operator)
     eps = V.perturbation_size(eps)
@@ -152,7 +160,8 @@ def _validate(reconstructor, operator, images, *, eps, max_artifact, domain, met
     gaussian_draws = V.optional(V.positive_int, "gaussian_draws", gaussian_draws, default=1)
     attack_baseline = V.flag("attack_baseline", attack_baseline)
     x = V.as_image_batch(images, op)
-    return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline), eps=eps,
+    return _Args(f=f, op=op, x=x, seed=seed, budget=b, base=C.resolve_baseline(baseline),
+                 gate=C.gate_threshold(sanity, sanity_min_gain_db), eps=eps,
                  max_artifact=max_artifact, domain=domain, method=method, steps=steps, restarts=restarts,
                  gaussian_draws=gaussian_draws, attack_baseline=attack_baseline,
                  baseline_is_cs=C.baseline_title(C.resolve_baseline(baseline)) == "CS baseline")
@@ -180,8 +189,11 @@ class _Run:
     base_worst: torch.Tensor | None = None
 
 
-def _compute(a: _Args, sw: C.Stopwatch) -> _Run:
-    """The search, its Gaussian comparisons, the network's metrics and the baseline on the same ``r``."""
+def _compute(a: _Args, sw: C.Stopwatch, gate: SanityResult | None = None) -> _Run:
+    """The search, its Gaussian comparisons, the network's metrics and the baseline on the same ``r``.
+
+    ``gate``: the sanity gate's result, whose clean baseline reconstruction is reused.
+    """
     f, op, x = a.f, a.op, a.x
     paper = None
     with sw("attack_s"):
@@ -202,14 +214,17 @@ def _compute(a: _Args, sw: C.Stopwatch) -> _Run:
                ssim(att.perturbed, x), C.worst_index(att.artifact, "lower"))
     with sw("baseline_s"):
         if a.base is not None:
-            _run_baseline(a, run)
+            _run_baseline(a, run, None if gate is None else gate.base_clean)
     return run
 
 
-def _run_baseline(a: _Args, run: _Run) -> None:
-    """The baseline on the network's worst perturbations (and, with ``attack_baseline``, its own)."""
+def _run_baseline(a: _Args, run: _Run, base_clean: torch.Tensor | None) -> None:
+    """The baseline on the network's worst perturbations (and, with ``attack_baseline``, its own).
+
+    ``base_clean``: the baseline's clean reconstruction when the sanity gate already made it.
+    """
     op, x = a.op, a.x
-    run.base_clean = C.run_reconstructor(a.base, op(x), op)
+    run.base_clean = C.run_reconstructor(a.base, op(x), op) if base_clean is None else base_clean
     run.base_pert = C.run_reconstructor(a.base, _measurements(op, x, run.att.perturbation, a.domain), op)
     run.base_art = batch_norm(run.base_pert - run.base_clean) / batch_norm(x)
     run.base_psnr_c, run.base_psnr_p = psnr(run.base_clean, x), psnr(run.base_pert, x)
@@ -274,7 +289,7 @@ def _num(v: float) -> str:
 
 # -- result -----------------------------------------------------------------------------------------
 def _result(a: _Args, run: _Run, metrics: dict[str, float], baseline_vals: dict[str, float], passed: bool,
-            message: str, timings: dict[str, float]) -> CheckResult:
+            message: str, timings: dict[str, float], gate: SanityResult | None) -> CheckResult:
     att = run.att
     per_image = C.per_image_rows(
         eps=att.size, artifact=att.artifact, amplification=att.amplification, psnr_clean=run.psnr_c,
@@ -286,7 +301,7 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], baseline_vals: dict[
         "eps": a.eps, "max_artifact": a.max_artifact, "domain": a.domain, "method": a.method, "steps": a.steps,
         "restarts": a.restarts, "budget": a.budget.name, "baseline": C.baseline_label(a.base),
         "attack_baseline": a.attack_baseline, "gaussian_draws": a.gaussian_draws, "images": int(a.x.shape[0]),
-        "evaluations": int(att.evaluations), "worst_image": run.i,
+        "evaluations": int(att.evaluations), "worst_image": run.i, "sanity": C.gate_settings(gate),
         **({"paper": run.paper.settings} if run.paper is not None else {}),
     }
     return C.make_result(
