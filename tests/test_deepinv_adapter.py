@@ -114,7 +114,7 @@ def test_worst_case_runs_through_from_deepinv_and_gives_a_verdict():
     model = dinv.models.ArtifactRemoval(_Backbone())
     x = torch.zeros(1, H, W)
     x[:, 8:24, 6:18] = 1.0
-    res = worst_case(model, from_deepinv(physics), x, eps=0.02, max_artifact=0.5, steps=5, restarts=1,
+    res = worst_case(model, from_deepinv(physics), x, eps=0.02, max_artifact=0.5, steps=5, restarts=1, sanity=False,
                      baseline=None)
     assert res.verdict in ("passed", "failed") and res.metrics
 
