@@ -331,8 +331,11 @@ def _paper(f, op: LinearOperator, x: torch.Tensor, *, eps: float, domain: str, i
 
     ``lam = 0``: the ball ``||r|| <= eps ||x||`` bounds the perturbation instead of the penalty.
     """
-    ref = batch_norm(x) if domain == "image" else batch_norm(op(x))
-    n = x[0].numel() * (2 if (domain == "measurements" and op.complex_measurements) or x.is_complex() else 1)
+    with torch.no_grad():
+        base = x if domain == "image" else op(x)
+    ref = batch_norm(base)
+    # the start's size counts the perturbation's own entries: pixels, or measurements (real and imaginary parts)
+    n = base[0].numel() * (2 if base.is_complex() else 1)
     # ||tau U|| ~ tau sqrt(n / 3) for U uniform on [0, 1)
     tau = PAPER_START * eps * float(ref.min()) / (n / 3) ** 0.5
     return attacks.paper_search(
