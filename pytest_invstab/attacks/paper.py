@@ -39,7 +39,7 @@ def paper_search(
     seed: int = 0,
     domain: str = "image",
     max_size: float | None = None,
-    size_limit: float = 1.0,
+    size_limit: float | None = None,
 ) -> PaperSearchResult:
     """The search of Antun et al. (2020): gradient ascent with heavy-ball momentum on
 
@@ -62,13 +62,16 @@ def paper_search(
 
     ``lam="auto"``: ``LAM_SHARE`` times the local squared gain ``lam_0`` at ``r_0`` (as for the
     step), so that the penalty is on the network's scale. Without ``max_size`` the free-running
-    search never diverges: an image whose next iterate would exceed ``size_limit`` (relative to
-    ``||x||`` or ``||y||``; default 1, a perturbation as large as the image) stops there (its momentum
-    is dropped), and the result's ``settings["stopped"]`` counts the images that hit the limit.
+    search never diverges with ``size_limit``: an image whose next iterate would exceed it (relative
+    to ``||x||`` or ``||y||``; ``None``: no limit, or 1, a perturbation as large as the image, with
+    ``lam="auto"``) stops there (its momentum is dropped); ``settings["stopped"]`` counts them.
     """
     x = check_inputs(f, op, x, domain)
     iters, cps = _check_arguments(0.0 if lam == "auto" else lam, step, momentum, tau, iters, checkpoints, max_size)
-    positive("size_limit", size_limit, unit="relative to ||x|| (or ||y||)")
+    if size_limit is None:
+        size_limit = 1.0 if lam == "auto" else math.inf
+    else:
+        positive("size_limit", size_limit, unit="relative to ||x|| (or ||y||)")
     gen = torch.Generator(device=x.device).manual_seed(int(seed))
     with frozen(f), torch.enable_grad():
         prob = Problem(f, op, x, domain)
@@ -95,7 +98,7 @@ def paper_search(
         evaluations=prob.evaluations,
         seed=int(seed),
         settings={"lam": info["lam"], "step": step if step == "auto" else float(step), "momentum": float(momentum),
-                  "tau": float(tau), "iters": iters, "max_size": max_size, "size_limit": float(size_limit),
+                  "tau": float(tau), "iters": iters, "max_size": max_size, "size_limit": size_limit if math.isfinite(size_limit) else None,
                   "stopped": info["stopped"]},
     )
 
