@@ -206,7 +206,7 @@ FIXTURE_ARGUMENTS: dict[str, str] = {
 # cannot be imported (it is then reported at run time), otherwise its signature is read.
 _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "stability": ("eps", "max_artifact", "domain", "method", "steps", "restarts", "budget", "seed",
-                  "baseline", "attack_baseline", "gaussian_draws"),
+                  "baseline", "attack_baseline", "gaussian_draws", "max_ratio_to_baseline", "region", "budget_norm"),
     "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed"),
     "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
 }
@@ -219,7 +219,8 @@ MARKER_DOCS: dict[str, str] = {
     "stability": (
         "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
         "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
-        f"{_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
+        f"max_ratio_to_baseline=None, region=None, budget_norm=None, {_FIXTURE_DOC}): search a worst-case "
+        "perturbation r with ||r|| <= eps*||x|| (eps: relative size or an increasing tuple, a robustness curve; "
         "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
         "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
         "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)."
@@ -286,8 +287,11 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
          for n in ("steps", "restarts", "gaussian_draws")]
     if marker == "stability":
         rules += [
-            ("eps", lambda v: V.positive("eps", v),
-             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
+            ("eps", V.eps_levels, "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01) "
+             "or a strictly increasing tuple of them, e.g. (0.005, 0.01, 0.02, 0.04)", False),
+            ("max_ratio_to_baseline", lambda v: V.positive("max_ratio_to_baseline", v),
+             "must be a positive number (network / baseline worst artifact, e.g. 3)", True),
+            ("budget_norm", lambda v: V.choice("budget_norm", v, ("x", "y", "full")), one_of(("x", "y", "full")), True),
             ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
              "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
             ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),

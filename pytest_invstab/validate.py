@@ -104,6 +104,18 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, unit: str = "")
     return float(value)
 
 
+def eps_levels(value: Any) -> tuple[float, ...]:
+    """``eps`` as a tuple of sizes: one number > 0, or a strictly increasing sequence of them (a curve)."""
+    if isinstance(value, (list, tuple)):
+        levels = tuple(positive("eps", v, unit="relative size, e.g. 0.01") for v in value)
+        if not levels or any(b <= a for a, b in zip(levels, levels[1:])):
+            raise InvalidInputError(
+                f"eps as a robustness curve must be a non-empty strictly increasing sequence of sizes, e.g. "
+                f"(0.005, 0.01, 0.02, 0.04); got {value!r}")
+        return levels
+    return (positive("eps", value, unit="relative size ||r||/||x||, e.g. 0.01"),)
+
+
 def positive_int(name: str, value: Any, default: int) -> int:
     """``value`` if given (an int >= 1), else ``default``."""
     if value is None:
