@@ -88,8 +88,8 @@ def worst_case(
         eps: perturbation size relative to ``||x||`` (domain "image") or ``||y||``
             ("measurements"), dimensionless, > 0; or an increasing tuple of sizes: a robustness
             curve, each level warm-started from the previous one's worst case, the network's and
-            the baseline's own worst artifact at each (metrics ``artifact@<eps>``,
-            ``baseline_worst_artifact@<eps>``, ``ratio_to_baseline@<eps>``; the rest at the largest).
+            the baseline's own worst artifact at each (``artifact@<eps>``, ``baseline_worst_artifact@<eps>``,
+            ``ratio_to_baseline@<eps>``; the other metrics at the largest).
         max_artifact: largest acceptable ``||f(A(x + r)) - f(Ax)|| / ||x||`` (dimensionless).
         domain: "image" (``r`` added to ``x``) or "measurements" (``e`` added to ``y``).
         method: "budgeted" (projected ascent with restarts, ``attacks.budgeted_search``),
@@ -133,11 +133,9 @@ def worst_case(
     sw = C.Stopwatch(a.op.device)
     run = _compute(a, sw)
     metrics, baseline_vals = _metrics(run)
-    curve = R.curve_data(a.levels, run.levels, run.base_levels)
+    curve, conv = R.curve_data(a.levels, run.levels, run.base_levels), R.convergence(run.att)
     metrics.update(R.curve_metrics(curve, len(a.levels) > 1, a.max_ratio is not None))
-    conv = R.convergence(run.att)
-    passed, message = _judge(a, run, metrics)
-    passed, message = R.judge_curve(passed, message, curve, a.max_artifact, a.max_ratio, conv)
+    passed, message = R.judge_curve(*_judge(a, run, metrics), curve, a.max_artifact, a.max_ratio, conv)
     result = _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"))
     return R.attach(result, a, run, curve, conv)
 
