@@ -112,10 +112,9 @@ def worst_case(
         region: maximise and measure the artifact inside a region only: a bool mask ``[H, W]``,
             a box ``(r0, c0, r1, c1)`` (rows r0..r1-1, columns c0..c1-1) or ``"detail"`` (where
             ``detail_recovery`` puts its symbols). Method "budgeted" only.
-        budget_norm: which size ``eps`` bounds (``checks.budgets``): "x" (``||r||/||x||``, the
-            image domain's), "y" (``||e||/||y||``, the measurement domain's default), "full"
-            (``||e||`` over the fully sampled k-space norm, Fourier). Every convention's size is
-            reported (``size_x``, ``size_y``, ``size_full``, ``size_coil_max``).
+        budget_norm: which size ``eps`` bounds (``checks.budgets``): "x" (``||r||/||x||``), "y"
+            (``||e||/||y||``, the measurement domain's default), "full" (``||e||`` over the fully
+            sampled k-space norm); every convention's size is in ``settings["budgets"]``.
 
     Returns:
         ``CheckResult`` with key metric ``artifact`` (lower is better). Metrics: ``eps``
