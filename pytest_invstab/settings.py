@@ -193,6 +193,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "stability": ("worst_case", "worst_case"),
     "detail_recovery": ("detail_recovery", "detail_recovery"),
     "more_samples": ("more_samples", "more_samples"),
+    "detail_erasure": ("erasure", "detail_erasure"),
 }
 
 # Arguments that name fixtures rather than being passed to the check, with their defaults.
@@ -209,6 +210,8 @@ _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
                   "baseline", "attack_baseline", "gaussian_draws", "max_ratio_to_baseline", "region", "budget_norm"),
     "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed"),
     "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
+    "detail_erasure": ("details", "min_recovery", "intensity", "eps_max", "bisections", "min_eps", "steps", "baseline",
+                       "budget", "seed"),
 }
 
 # Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
@@ -238,6 +241,13 @@ MARKER_DOCS: dict[str, str] = {
         "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate) and fail when "
         "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
         "above trained_rate. Antun et al. 2020, instability 3 (more samples)."
+    ),
+    "detail_erasure": (
+        "detail_erasure(details='symbols', min_recovery=0.5, intensity=None, eps_max=0.1, bisections=6, "
+        f"min_eps=0.01, steps=None, baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): insert a detail "
+        "and bisect the smallest perturbation size ||r||/||x+d|| (<= eps_max) whose worst case makes its recovery "
+        "fall below min_recovery, for the network and the baseline; fail when the network's is below min_eps. "
+        "Antun et al. 2020, instabilities 1 and 2 together (Fig. 3)."
     ),
 }
 
@@ -307,6 +317,10 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
             ("baseline_margin", lambda v: V.positive("baseline_margin", v, allow_zero=True),
              "must be a non-negative number", True),
         ]
+    elif marker == "detail_erasure":
+        rules += [(n, lambda v, n=n: V.positive(n, v, allow_zero=n == "min_eps"), "must be a positive number "
+                   "(relative perturbation size ||r||/||x+d||)", False) for n in ("eps_max", "min_eps")]
+        rules.append(("min_recovery", V.min_recovery, "must be a recovery score <= 1, e.g. 0.5", False))
     elif marker == "more_samples":
         rules += [
             ("rates", V.check_rates, None, True),
