@@ -27,10 +27,13 @@ from .results import AttackResult
 #: example networks, ~7 s for two 128x128 images through a small U-Net (one CPU core).
 DEFAULT_STEPS = 40
 DEFAULT_RESTARTS = 3
-#: Radii (in units of the budget's) at which the hidden-instability phase's deviation ascents start:
-#: one on the sphere (switches within reach but with a flat gradient), one 32 times beyond it and
-#: shrinking (switches whose gradient underflows at x; tests/test_hidden.py, benchmarks/bench_worst_case.py).
-HIDDEN_STARTS = (1.0, 32.0)
+#: The hidden-instability phase's two deviation ascents start on the sphere (switches within reach
+#: but behind a flat gradient) and ``HIDDEN_FAR * sqrt(n)`` times beyond it, shrinking (switches whose
+#: gradient underflows at x: a random direction of that radius has a component of about
+#: ``HIDDEN_FAR`` radii along any fixed direction, so it sets them off), ``n`` the perturbation's
+#: real dimension. 8 finds planted switches of temperature 2 % of their gap in 62 of 64 cases
+#: (32 and 64 pixels, both domains; 2 to 4 and 4 to 8 find 50 to 95 %; benchmarks/bench_worst_case.py).
+HIDDEN_FAR = 8.0
 #: Share of each restart's steps spent in the accelerated power phase, and its momentum factor.
 _POWER_SHARE = 0.75
 _MOMENTUM_C = 0.95
@@ -66,7 +69,7 @@ def budgeted_search(
     With ``hidden`` (default) a last phase looks for instabilities the gradient at ``x`` does not
     show (``hidden.deviation_ascent``: ``steps // 2`` steps of two evaluations each on the
     deviation from the linear response, then ``steps // 4`` projected steps on the artifact from
-    its best point, for each of ``HIDDEN_STARTS``): ``restarts * steps + 2.25 steps`` evaluations
+    its best point; one ascent on the sphere, one from ``HIDDEN_FAR * sqrt(n)`` times beyond it): ``restarts * steps + 2.25 steps`` evaluations
     in all (210 at "standard", against 120 without). ``start``: a warm start (rescaled to the sphere) for the first restart,
     e.g. the previous level's worst case on a robustness curve. ``region``: a weight ``[*image
     shape]`` (0/1 mask) inside which the artifact is measured and maximised. ``radius``: the
@@ -98,7 +101,9 @@ def budgeted_search(
             best.update(sq, p)
         if hidden and steps >= 4:
             dev = Best(prob)
-            for beyond in HIDDEN_STARTS:  # on the sphere, then from far beyond it
+            n = prob.x[0].numel() if domain == "image" else prob.y[0].numel()
+            n *= 2 if prob.dtype.is_complex else 1
+            for beyond in (1.0, HIDDEN_FAR * math.sqrt(n)):  # on the sphere, then from far beyond it
                 sq, p, fin = deviation_ascent(prob, to_radius(prob.random(gen), radius), radius, steps // 2,
                                               trace, beyond=beyond)
                 finite &= fin

@@ -44,8 +44,8 @@ def deviation_ascent(prob: Problem, start: torch.Tensor, radius: torch.Tensor, s
         out_p, out_m = prob.output(p), prob.output(-p)
         with torch.no_grad():
             sq_p, sq_m = prob.sq_dist(out_p.detach()), prob.sq_dist(out_m.detach())
-            finite &= torch.isfinite(sq_p).all() & torch.isfinite(sq_m).all()
-            if k >= half:  # on the sphere of the budget
+            if k >= half:  # on the sphere of the budget (far beyond it a network may overflow: not its fault)
+                finite &= torch.isfinite(sq_p).all() & torch.isfinite(sq_m).all()
                 best.update(sq_p, p)
                 best.update(sq_m, -p.detach())
             if trace is not None:
@@ -54,6 +54,7 @@ def deviation_ascent(prob: Problem, start: torch.Tensor, radius: torch.Tensor, s
             break
         dev = out_p + out_m - 2 * prob.clean
         g = gradient(0.5 * sq_norm(dev if prob.weight is None else dev * prob.weight).sum(), p)
+        g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
         with torch.no_grad():
             rad = radius * beyond ** max(0.0, 1.0 - (k + 1) / half) if half else radius
             t = k / max(1, steps - 2)
