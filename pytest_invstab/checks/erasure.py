@@ -5,7 +5,8 @@ out): insert a detail ``d`` (card symbols, text, or the user's own lesion tensor
 image, then, for the network and for the baseline alike, search the smallest ``eps`` at which a
 perturbation with ``||r|| <= eps ||x + d||`` makes the detail's recovery score (as in
 ``detail_recovery``, 1 = perfect) fall below ``min_recovery``: bisection over ``eps`` in
-``(0, eps_max]`` on the worst case of ``attacks.erase_search`` at each size. Domain "image".
+``(0, eps_max]``; at each size ``attacks.erase_search`` targets each detail's region in turn (one
+search per detail), and the detail that vanishes first counts. Domain "image".
 
 Fails when the network's erasure size ``erase_eps`` is below ``min_eps`` (dimensionless, relative
 to ``||x + d||``); ``inf`` means the detail survived every perturbation up to ``eps_max``.
@@ -97,18 +98,23 @@ class _Job:
     steps: int
     seed: int
 
-    def recovery(self, g: Any, eps: float, start: torch.Tensor | None) -> tuple[float, torch.Tensor | None]:
-        """The worst recovery over details and images under the worst erasing perturbation of size eps."""
+    def recovery(self, g: Any, eps: float, starts: list | None) -> tuple[float, list | None]:
+        """The worst recovery over details and images when each detail in turn is targeted by the
+        worst erasing perturbation of size ``eps`` (a search per detail, on its region only)."""
         op, x, xd = self.op, self.x, self.xd
         clean, with_d = C.run_reconstructor(g, op(x), op), C.run_reconstructor(g, op(xd), op)
         if eps == 0:
             return float(score_all(clean, with_d, x, xd, self.regions)["recovery"].min()), None
-        mask = torch.stack(self.regions).any(0).to(op.dtype)
         # a CS baseline is searched through its cheap warm-started copy, then judged with its full solve
         cheap = R.WarmBaseline(g, op, op(xd)) if isinstance(g, CSBaseline) else g
-        att = attacks.erase_search(cheap, op, xd, clean, mask, eps=eps, steps=self.steps, seed=self.seed, start=start)
-        out = att.perturbed if cheap is g else C.run_reconstructor(g, op(xd + att.perturbation), op)
-        return float(score_all(clean, out, x, xd, self.regions)["recovery"].min()), att.perturbation
+        worst, found = float("inf"), []
+        for k, region in enumerate(self.regions):
+            att = attacks.erase_search(cheap, op, xd, clean, region.to(op.dtype), eps=eps, steps=self.steps,
+                                       seed=self.seed, start=None if starts is None else starts[k])
+            out = att.perturbed if cheap is g else C.run_reconstructor(g, op(xd + att.perturbation), op)
+            worst = min(worst, float(score_all(clean, out, x, xd, [region])["recovery"].min()))
+            found.append(att.perturbation)
+        return worst, found
 
     def bisect(self, g: Any) -> dict[str, Any]:
         """Bracket ``(lo, hi]`` of the erasure size by bisection; ``hi = inf`` when ``eps_max`` does not erase."""
