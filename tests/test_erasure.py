@@ -46,3 +46,11 @@ def test_a_detail_that_survives_and_bad_arguments():
     assert res.metrics["erase_eps"] == float("inf") and "survives" in res.message and res.passed
     with pytest.raises(InvalidInputError, match="eps_max"):
         detail_erasure(identity, op, x, eps_max=-1, baseline=None)
+
+
+def test_marker_arguments():
+    from pytest_invstab.settings import allowed_arguments, value_problems
+
+    assert {"eps_max", "min_eps", "bisections", "details"} <= set(allowed_arguments("detail_erasure"))
+    assert value_problems("detail_erasure", {"eps_max": 0.2, "min_eps": 0.0}) == []
+    assert value_problems("detail_erasure", {"eps_max": -0.1})
