@@ -144,7 +144,7 @@ def _result(f, op, x, seed, net, bas, min_rec, min_eps, job, sw, base) -> CheckR
     if math.isinf(erase):
         message = f"the detail survives every perturbation up to ||r||/||x+d|| = {job.eps_max:g}"
     if b_erase is not None:
-        metrics.update(baseline_erase_eps=b_erase,
+        metrics.update(baseline_erase_eps=b_erase, baseline_recovery_clean=bas["recovery_clean"],
                        erase_ratio=erase / b_erase if b_erase > 0 and math.isfinite(b_erase) else float("nan"))
         message += f"; baseline: {'survives' if math.isinf(b_erase) else 'vanishes at ' + C.fmt(b_erase, 3)}"
     settings = {"min_recovery": min_rec, "min_eps": min_eps, "eps_max": job.eps_max, "bisections": job.bisections,
