@@ -12,7 +12,7 @@ worst case, region targeting, and the perturbation size at which the card symbol
    12 to 16), on each example network; and the paper's free-running
    search with lam="auto": the largest ||r||/||x|| it reaches (it must stay <= 1: never diverges).
 3. Robustness curves on each example network's reference images: the network's worst artifact,
-   TV's own worst artifact (attack through 60 warm-started iterations, re-evaluated with the full
+   TV's own worst artifact (attack through 120 warm-started iterations, re-evaluated with the full
    400; both shown), their ratio; eps = 0.005, 0.01, 0.02, 0.04.
 4. Targeted vs untargeted: artifact inside a box on the planted two-blob reconstructor.
 5. detail_erasure: ||r||/||x+d|| at which the symbols vanish, for each example network and TV.
@@ -127,7 +127,7 @@ def part3() -> None:
     from pytest_invstab.checks import worst_case
 
     levels = (0.005, 0.01, 0.02, 0.04)
-    print(f"[3] robustness curves, eps = {levels}: network / TV's own worst case (full solve; cheap 60-iteration solve)")
+    print(f"[3] robustness curves, eps = {levels}: network / TV's own worst case (full solve; cheap 120-iteration solve)")
     for name, f, op, x in _nets():
         t0 = time.perf_counter()
         res = worst_case(f, op, x, eps=levels, max_artifact=1.0, baseline="default")
