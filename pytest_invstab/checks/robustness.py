@@ -22,9 +22,10 @@ from ..tensors import batch_norm
 from . import _common as C
 
 #: Unrolled iterations of the cheap baseline the attack differentiates through (full solve: 400).
-#: Measured on dagan's data at eps 0.01 (TV, 3 images, re-evaluated with the full solve): 60
-#: iterations x 40 steps reach 0.030, 120 x 40 0.036, an attack through all 400 (40 steps, 126 s)
-#: 0.044: the cheap attack under-states TV's own worst case by about 20 % (30 % with 60).
+#: Measured on dagan's data at eps 0.01 (TV, 3 images, re-evaluated with the full solve; worst
+#: image, benchmarks/bench_worst_case.py part 6): 60 iterations x 10 steps reach 0.029, 120 x 10
+#: 0.035, 120 x 40 0.036, an attack through all 400 iterations (40 steps, 4x the time) 0.044: the
+#: cheap attack under-states TV's own worst case by about 20 % (35 % with 60 iterations).
 CHEAP_ITERS = 120
 #: The last quarter of the search may raise the best artifact by at most this share ("converged").
 CONVERGED_GAIN = 0.02
