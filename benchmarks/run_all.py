@@ -12,7 +12,9 @@ Runs, one after the other so that they do not compete for the cores:
    paper's search against the budgeted search at equal ||r|| and network evaluations;
 4. ``bench_adapters.py``: an attack step through ``from_deepinv`` (a ``(y, physics)`` model on
    deepinv's MRI physics) over one through a native operator, same network (goal <= 1.1);
-5. the example project's stability suite: wall time plain and with ``-n 2`` (the speed-up).
+5. ``bench_worst_case.py``: hidden instabilities, paper vs default, robustness curves against TV's
+   own worst case, region targeting, erasure sizes (issue 13);
+6. the example project's stability suite: wall time plain and with ``-n 2`` (the speed-up).
 
 Timings on a shared machine are noisy: each script reports medians over repeats, and ratios
 are taken within one run.
@@ -50,6 +52,7 @@ def main() -> None:
     run("CS baselines", [py, str(bench / "bench_cs.py"), *(["--runs", "2"] if args.quick else [])], ROOT, env)
     run("attacks", [py, str(bench / "bench_attack.py"), *(["--quick"] if args.quick else [])], ROOT, env)
     run("adapters", [py, str(bench / "bench_adapters.py"), *(["--repeats", "2"] if args.quick else [])], ROOT, env)
+    run("worst case", [py, str(bench / "bench_worst_case.py"), *(["--parts", "1,4"] if args.quick else [])], ROOT, env)
     if args.skip_suite:
         return
     suite_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}

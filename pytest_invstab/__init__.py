@@ -17,6 +17,7 @@ _LAZY = {
     "stability": ("pytest_invstab.markers", "stability"),
     "detail_recovery": ("pytest_invstab.markers", "detail_recovery"),
     "more_samples": ("pytest_invstab.markers", "more_samples"),
+    "detail_erasure": ("pytest_invstab.markers", "detail_erasure"),
     "checks": ("pytest_invstab.checks", None),
     "CheckResult": ("pytest_invstab.result", "CheckResult"),
     "from_image_network": ("pytest_invstab.reconstructor", "from_image_network"),

@@ -184,6 +184,12 @@ class Invstab:
         __tracebackhide__ = True
         return self._run("more_samples", reconstructor, operator, images, fail, kwargs)
 
+    def detail_erasure(self, reconstructor: Any = None, operator: Any = None, images: Any = None, *,
+                       fail: bool = True, **kwargs: Any) -> "CheckResult":
+        """Smallest perturbation erasing an inserted detail (keywords as ``checks.detail_erasure``)."""
+        __tracebackhide__ = True
+        return self._run("detail_erasure", reconstructor, operator, images, fail, kwargs)
+
     def _run(self, marker: str, reconstructor: Any, operator: Any, images: Any, fail: bool,
              kwargs: dict[str, Any]) -> "CheckResult":
         __tracebackhide__ = True

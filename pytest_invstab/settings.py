@@ -202,6 +202,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "stability": ("worst_case", "worst_case"),
     "detail_recovery": ("detail_recovery", "detail_recovery"),
     "more_samples": ("more_samples", "more_samples"),
+    "detail_erasure": ("erasure", "detail_erasure"),
 }
 
 # Arguments that name fixtures rather than being passed to the check, with their defaults.
@@ -215,11 +216,14 @@ FIXTURE_ARGUMENTS: dict[str, str] = {
 # cannot be imported (it is then reported at run time), otherwise its signature is read.
 _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "stability": ("eps", "max_artifact", "domain", "method", "steps", "restarts", "budget", "seed",
-                  "baseline", "attack_baseline", "gaussian_draws", "sanity", "sanity_min_gain_db"),
+                  "baseline", "attack_baseline", "gaussian_draws", "max_ratio_to_baseline", "region", "budget_norm",
+                  "sanity", "sanity_min_gain_db"),
     "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed",
                         "sanity", "sanity_min_gain_db"),
     "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed",
                      "operators", "masks", "allow_unnested", "sanity", "sanity_min_gain_db"),
+    "detail_erasure": ("details", "min_recovery", "intensity", "eps_max", "bisections", "min_eps", "steps", "baseline",
+                       "budget", "seed"),
 }
 
 # Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
@@ -234,7 +238,9 @@ MARKER_DOCS: dict[str, str] = {
     "stability": (
         "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
         "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
-        f"{_SANITY_DOC}, {_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
+        "max_ratio_to_baseline=None, region=None, budget_norm=None, "
+        f"{_SANITY_DOC}, {_FIXTURE_DOC}): search a worst-case "
+        "perturbation r with ||r|| <= eps*||x|| (eps: relative size or an increasing tuple, a robustness curve; "
         "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
         "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
         "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)." + _SANITY_TEXT
@@ -255,6 +261,13 @@ MARKER_DOCS: dict[str, str] = {
         "operators / masks per rate, which must be nested unless allow_unnested=True) and fail when "
         "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
         "above trained_rate. Antun et al. 2020, instability 3 (more samples)." + _SANITY_TEXT
+    ),
+    "detail_erasure": (
+        "detail_erasure(details='symbols', min_recovery=0.5, intensity=None, eps_max=0.1, bisections=6, "
+        f"min_eps=0.01, steps=None, baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): insert a detail "
+        "and bisect the smallest perturbation size ||r||/||x+d|| (<= eps_max) whose worst case makes its recovery "
+        "fall below min_recovery, for the network and the baseline; fail when the network's is below min_eps. "
+        "Antun et al. 2020, instabilities 1 and 2 together (Fig. 3)."
     ),
 }
 
@@ -306,10 +319,11 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
          for n in ("steps", "restarts", "gaussian_draws")]
     if marker == "stability":
         rules += [
-            ("eps", lambda v: V.positive("eps", v),
-             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
-            # above 1: a percent written for a fraction (the rule's own message says so)
-            ("eps", lambda v: V.perturbation_size(v) if isinstance(v, (int, float)) and v > 1 else v, None, False),
+            # the rule's own message: a bad number, a percent written for a fraction, a bad curve
+            ("eps", V.eps_levels, None, False),
+            ("max_ratio_to_baseline", lambda v: V.positive("max_ratio_to_baseline", v),
+             "must be a positive number (network / baseline worst artifact, e.g. 3)", True),
+            ("budget_norm", lambda v: V.choice("budget_norm", v, ("x", "y", "full")), one_of(("x", "y", "full")), True),
             ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
              "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
             ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),
@@ -325,6 +339,10 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
             ("baseline_margin", lambda v: V.positive("baseline_margin", v, allow_zero=True),
              "must be a non-negative number", True),
         ]
+    elif marker == "detail_erasure":
+        rules += [(n, lambda v, n=n: V.positive(n, v, allow_zero=n == "min_eps"), "must be a positive number "
+                   "(relative perturbation size ||r||/||x+d||)", False) for n in ("eps_max", "min_eps")]
+        rules.append(("min_recovery", V.min_recovery, "must be a recovery score <= 1, e.g. 0.5", False))
     elif marker == "more_samples":
         rules += [
             ("rates", V.check_rates, None, True),

@@ -139,6 +139,18 @@ def sanity_min_gain(value: Any) -> float:
                   unit="dB the network's clean PSNR must exceed the direct reconstruction's; negative allows worse")
 
 
+def eps_levels(value: Any) -> tuple[float, ...]:
+    """``eps`` as a tuple of sizes: one number > 0, or a strictly increasing sequence of them (a curve)."""
+    if isinstance(value, (list, tuple)):
+        levels = tuple(perturbation_size(v) for v in value)
+        if not levels or any(b <= a for a, b in zip(levels, levels[1:])):
+            raise InvalidInputError(
+                f"eps as a robustness curve must be a non-empty strictly increasing sequence of sizes, e.g. "
+                f"(0.005, 0.01, 0.02, 0.04); got {value!r}")
+        return levels
+    return (perturbation_size(value),)
+
+
 def positive_int(name: str, value: Any, default: int) -> int:
     """``value`` if given (an int >= 1), else ``default``."""
     if value is None:

@@ -118,7 +118,9 @@ def test_budgeted_search_reaches_sigma_max_of_a_linear_reconstructor(case, domai
     res = attacks.budgeted_search(f, op, images, eps=eps, domain=domain, seed=1)
     ref = batch_norm(images if domain == "image" else op(images))
     ratio = res.artifact * batch_norm(images) / (eps * ref * sigma)
-    assert res.evaluations == attacks.DEFAULT_STEPS * attacks.DEFAULT_RESTARTS
+    # the restarts, then the hidden-instability phase (two deviation ascents of 2 evaluations a step, a refinement)
+    s = attacks.DEFAULT_STEPS
+    assert res.evaluations == s * attacks.DEFAULT_RESTARTS + 2 * 2 * (s // 2) + s // 4 <= 2 * s * attacks.DEFAULT_RESTARTS
     assert torch.all(ratio >= 0.99), ratio
     assert torch.all(ratio <= 1 + 1e-4), ratio
     assert torch.allclose(res.size, torch.full_like(res.size, eps), rtol=1e-4)
@@ -153,7 +155,8 @@ def test_per_image_radii_and_budget_scaling(fourier, images):
     assert torch.allclose(res.artifact, eps, rtol=1e-3)
     assert res.restart_artifacts.shape == (2, 2)
     quick = attacks.budgeted_search(f, fourier, images, eps=0.01, budget="quick")
-    assert quick.evaluations == round(attacks.DEFAULT_STEPS * 0.25) * round(attacks.DEFAULT_RESTARTS * 0.5)
+    steps, restarts = round(attacks.DEFAULT_STEPS * 0.25), round(attacks.DEFAULT_RESTARTS * 0.5)
+    assert quick.evaluations == steps * restarts + 2 * 2 * (steps // 2) + max(2, steps // 4)  # + the hidden phase
 
 
 def test_search_is_deterministic_for_a_seed(fourier, images):

@@ -94,7 +94,20 @@ def worst_case_rows(result: CheckResult) -> list[Row]:
     if len(checkpoints):
         rows.append(panel_row(*[(f"x + {name}{j}", xi + im[f"shown{j}"]) for j in checkpoints]))
         rows.append(panel_row(*[(f"f(A(x + {name}{j}))", im[f"output{j}"]) for j in checkpoints]))
+    rows += _robustness_row(result)
     return rows
+
+
+def _robustness_row(result: CheckResult) -> list[Row]:
+    """The robustness curve (log-log) and the convergence trace as plot cells (report/robustness.py)."""
+    from .robustness import draw_convergence, draw_robustness, plot_image
+
+    cells = []
+    if result.figure.get("robustness"):
+        cells.append(("worst artifact vs eps (log-log)", plot_image(draw_robustness, result.figure["robustness"])))
+    if result.figure.get("convergence", {}).get("evaluations"):
+        cells.append(("search convergence", plot_image(draw_convergence, result.figure["convergence"])))
+    return [panel_row(*cells)] if cells else []
 
 
 def crop_box(bbox: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
