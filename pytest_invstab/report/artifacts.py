@@ -103,12 +103,13 @@ def _to_numpy(value: Any) -> np.ndarray:
 
 
 def arrays_to_npz(arrays: Mapping[str, Any]) -> bytes:
-    """A compressed ``.npz`` of ``arrays`` (tensors converted to numpy) as bytes; ``np.load`` reads it.
+    """An ``.npz`` of ``arrays`` (tensors converted to numpy) as bytes; ``np.load`` reads it.
 
-    Like ``np.savez_compressed`` but with zlib level 1: several times faster for a few % more bytes.
+    Stored without compression: float images deflate by only about 20 % (measured on the example
+    project's arrays) at a cost comparable to drawing the panel itself.
     """
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for k, v in arrays.items():
             with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.asanyarray(_to_numpy(v)), allow_pickle=False)

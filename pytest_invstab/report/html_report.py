@@ -89,7 +89,6 @@ def _header(recs: list[Mapping[str, Any]], meta: Mapping[str, Any]) -> str:
     operators = list(dict.fromkeys(describe_operator(r.get("operator") or {}) for r in recs))
     info: list[tuple[str, Any]] = [
         ("networks", ", ".join(networks) or "–"),
-        ("models", "; ".join(dict.fromkeys(str(r.get("model") or "unnamed model") for r in recs)) or "–"),
         ("operators", "; ".join(operators) or "–"),
         ("checks", f"{t['checks']} ({t['passed']} passed, {t['unexpected']} failed, {t['expected']} expected)"),
         ("baseline", f"{DEFAULT_BASELINE} unless a test names another"),

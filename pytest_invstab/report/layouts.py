@@ -216,7 +216,7 @@ def more_samples_rows(result: CheckResult) -> list[Row]:
     """
     n_images = max(1, len(result.per_image))
     worst = result.settings.get("worst_image", 0)
-    which = f"image {worst} (worst of {n_images})" if n_images > 1 else "the image"
+    which = f"image{NBSP}{worst} (worst{NBSP}of{NBSP}{n_images})" if n_images > 1 else "the image"
     first = [Cell(f"reference x: {which}", to_display(result.images["reference"]), kind="image")]
     curve = _samples_curve(result)
     if curve is not None:

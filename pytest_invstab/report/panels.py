@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
 from ..errors import InvalidInputError
 
@@ -234,7 +235,8 @@ def render_panel(panel: Sequence[Sequence[Any]], title: str | None = None, dpi: 
     ``panel`` is ``layouts.panel_rows(result)``: rows of ``(title, image)`` (2-D images ``[H, W]``,
     real, or complex shown as magnitude) or :class:`Cell`. Rows may have different lengths;
     columns line up. ``title`` may hold several lines. Images are composed into one picture
-    (nearest-neighbour, a whole number of screen pixels per image pixel); only a curve gets axes.
+    (nearest-neighbour, a whole number of screen pixels per image pixel) and the text drawn on
+    it with PIL; only a curve is drawn by matplotlib.
     """
     rows = [[_as_cell(c) for c in row] for row in panel if len(row)]
     if not rows:
@@ -296,32 +298,65 @@ def render_panel(panel: Sequence[Sequence[Any]], title: str | None = None, dpi: 
             texts.append((x + 11, y, f"{v / c.cbar_divide:.2g}", dict(fontsize=6, va="center")))
         texts.append((x + CBAR_PX - 12, top + cell / 2, c.cbar or "image units",
                       dict(fontsize=6, va="center", ha="center", rotation=90)))
-    # Text and the curve's axes are drawn by matplotlib on a transparent layer laid over the
-    # composed images (cheaper than letting matplotlib resample the images).
-    fig = _figure(width / dpi, height / dpi)
-    fig.set_dpi(dpi)
-    fig.patch.set_alpha(0.0)
-    for x, y, text, style in texts:
-        fig.text(x / width, 1 - y / height, text, **style)
     for i, line in enumerate(lines):
-        fig.text(0.5, 1 - (6 + 15 * i) / height, line, ha="center", va="top", fontsize=8.5)
-    for top, left, wide, c in curves:  # the only axes: room for tick labels inside the cell
-        ax = fig.add_axes([(left + 40) / width, 1 - (top + cell - 30) / height, (wide - 48) / width,
-                           (cell - 36) / height])
-        draw_curve(ax, c.curve or {})
+        texts.append((width / 2, 6 + 15 * i, line, dict(ha="center", va="top", fontsize=8.5)))
+    for top, left, wide, c in curves:  # the only matplotlib drawing: the curve, pasted into its cell
+        canvas[top:top + cell, left:left + wide] = _curve_rgb(c.curve or {}, wide, cell, dpi)
+    image = Image.fromarray(canvas, "RGB")
+    draw = ImageDraw.Draw(image)
+    for x, y, text, style in texts:
+        _text(image, draw, x, y, text, **style)
+    return _encode(image)
+
+
+def _font(points: float) -> Any:
+    """DejaVu Sans (shipped with matplotlib) at ``points`` on a 100 dpi page, cached."""
+    size = max(6, round(points * DPI / 72))
+    if size not in _FONTS:
+        import os
+
+        from matplotlib import get_data_path
+        from PIL import ImageFont
+
+        _FONTS[size] = ImageFont.truetype(os.path.join(get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), size)
+    return _FONTS[size]
+
+
+_FONTS: dict[int, Any] = {}
+
+
+def _text(image: Any, draw: Any, x: float, y: float, text: str, *, fontsize: float = 7.5, ha: str = "left",
+          va: str = "top", color: str = "#1f2328", rotation: int = 0) -> None:
+    """Text at ``(x, y)`` pixels, aligned like matplotlib's ``ha`` / ``va``; ``rotation`` 0 or 90 degrees."""
+    font = _font(fontsize)
+    x0, y0, x1, y1 = draw.multiline_textbbox((0, 0), text, font=font, align="center" if ha == "center" else "left")
+    w, h = x1 - x0, y1 - y0
+    if rotation:  # drawn on its own transparent tile, turned, pasted
+        tile = Image.new("RGBA", (w + 2, h + 2), (255, 255, 255, 0))
+        ImageDraw.Draw(tile).multiline_text((1 - x0, 1 - y0), text, font=font, fill=color)
+        tile = tile.rotate(rotation, expand=True)
+        w, h = tile.size
+        image.paste(tile, (round(x - w / 2), round(y - h / 2)), tile)
+        return
+    left = x - {"left": 0, "center": w / 2, "right": w}[ha]
+    top = y - {"top": 0, "center": h / 2, "bottom": h}[va]
+    draw.multiline_text((left - x0, top - y0), text, font=font, fill=color, spacing=2,
+                        align="center" if ha == "center" else "left")
+
+
+def _curve_rgb(curves: dict[str, Any], width: int, height: int, dpi: float) -> np.ndarray:
+    """The curve drawn by matplotlib (Agg, no pyplot) as an RGB array ``[height, width, 3]``."""
+    fig = _figure(width / dpi, height / dpi)
+    ax = fig.add_axes([40 / width, 30 / height, (width - 48) / width, (height - 36) / height])
+    draw_curve(ax, curves)
     fig.canvas.draw()
-    layer = np.asarray(fig.canvas.buffer_rgba())[:height, :width]
-    alpha = layer[..., 3:4].astype(np.float32) / 255.0
-    out = canvas[: layer.shape[0], : layer.shape[1]] * (1.0 - alpha) + layer[..., :3] * alpha
-    return _encode(np.round(out).astype(np.uint8))
+    return np.asarray(fig.canvas.buffer_rgba())[:height, :width, :3]
 
 
-def _encode(rgb: np.ndarray) -> bytes:
-    """PNG bytes of an RGB uint8 image (fast zlib level, no metadata: same input, same bytes)."""
-    from PIL import Image
-
+def _encode(image: Any) -> bytes:
+    """PNG bytes of a PIL image (fast zlib level, no metadata: same input, same bytes)."""
     buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="png", compress_level=PNG_COMPRESS_LEVEL)
+    image.save(buf, format="png", compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
