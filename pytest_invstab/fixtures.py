@@ -144,7 +144,7 @@ def reference_images(shepp_logan: "torch.Tensor") -> "torch.Tensor":
 
 @pytest.fixture(scope="session")
 def cs_baseline() -> Any:
-    """The stable compressed-sensing reconstructor ``CSBaseline()`` (TV by Chambolle-Pock), a callable f(y, op)."""
+    """The TV (Chambolle–Pock) CS baseline, ``CSBaseline()``: the default stable reconstructor, a callable f(y, op)."""
     from .baselines import CSBaseline
 
     return CSBaseline()

@@ -84,6 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.device != "cpu":
         _check_device(settings.device)
     config.stash[SESSION_KEY] = session
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) prints the per-check lines
+        config.pluginmanager.register(CheckLines(config), "invstab-lines")
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
@@ -214,7 +216,66 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
+# -- outcome of each test, and a line per finished check ---------------------------------------------
+def _outcome(report: pytest.TestReport) -> str:
+    """pytest's word for a call report: passed, failed, xfailed, xpassed or skipped."""
+    if hasattr(report, "wasxfail"):
+        return "xpassed" if report.passed else ("xfailed" if report.skipped else "failed")
+    return report.outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, Any]:
+    """Record pytest's outcome (an xfail is an expected finding) in each record of the test.
+
+    The facts of the one-line summaries travel on the report (``invstab_checks``), so under
+    xdist the controller prints them from the workers' reports.
+    """
+    report = yield
+    if call.when == "call" and ITEM_RESULTS_KEY in item.stash:
+        from .report.records import check_line_facts
+
+        outcome = _outcome(report)
+        facts = []
+        for _result, record in item.stash[ITEM_RESULTS_KEY]:
+            record["outcome"] = outcome
+            facts.append(check_line_facts(record))
+        report.invstab_checks = facts
+    return report
+
+
+class CheckLines:
+    """With ``-v``: one line per finished check (network, check, key number, threshold, seconds).
+
+    Registered per config; prints on the controller only (xdist workers print nothing).
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after pytest printed the outcome
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        checks = getattr(report, "invstab_checks", None)
+        if not checks or report.when != "call" or self.config.get_verbosity() < 1:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        from .progress import finished_line
+
+        for facts in checks:
+            reporter.write_line(finished_line(facts))
+
+
 # -- end of session -----------------------------------------------------------------------------
+# Runs that only list things (no test runs): they never write or replace a report.
+LISTING_OPTIONS = ("collectonly", "showfixtures", "show_fixtures_per_test", "markers", "help", "version")
+
+
+def _listing_only(config: pytest.Config) -> bool:
+    return any(getattr(config.option, name, False) for name in LISTING_OPTIONS)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
@@ -224,20 +285,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workeroutput"):  # an xdist worker: hand the records to the controller
         config.workeroutput[WORKER_KEY] = state.worker_payload()
         return
+    if _listing_only(config):
+        return
     if state.finish() and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The stat that puts a failed compare gate into pytest's last line ("2 passed, 1 invstab gate failure").
+GATE_STAT = "invstab gate failure"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if SESSION_KEY not in config.stash or hasattr(config, "workeroutput"):
         return
-    lines = get_session(config).summary_lines()
+    state = get_session(config)
+    lines = state.summary_lines()
     if not lines:
         return
     terminalreporter.write_sep("=", "pytest-invstab")
     for line in lines:
         red = line.startswith(("ERROR", "regressions")) or "FAILED --" in line
         terminalreporter.write_line(line, red=red, yellow=line.startswith("warning"))
+    if state.gate_failed():
+        terminalreporter.stats.setdefault(GATE_STAT, []).append(state.gate_verdict())
 
 
 # -- optional plugins -----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ is plain Python; this module only reaches it through ``config.stash``.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import InvstabError, UnsupportedRateError
+from .progress import Ticker
 from .session import InvstabSession, run_check
 from .settings import FIXTURE_ARGUMENTS, check_kwargs
 
@@ -84,7 +87,8 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     # Skip / fail outside the except blocks: the user's error is the message, not a chained traceback.
     skip_reason = problem = None
     try:
-        result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
+        with live_progress(item.config, marker):
+            result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
     except UnsupportedRateError as exc:
         skip_reason = f"pytest-invstab {marker}: {exc}"
     except InvstabError as exc:
@@ -124,6 +128,28 @@ def user_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 _PACKAGE = Path(__file__).resolve().parent
+
+
+def live_progress(config: pytest.Config, check: str) -> contextlib.AbstractContextManager[Any]:
+    """A ``Ticker`` showing ``[check 12 s]`` on an interactive terminal while a long check runs.
+
+    Nothing on xdist workers (their output is not a terminal) nor when output is piped or logged:
+    there pytest's own lines (``-v`` adds one per finished check) are the record.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    stream = sys.__stdout__
+    if (hasattr(config, "workerinput") or reporter is None or not getattr(reporter, "isatty", False)
+            or stream is None or not stream.isatty()):
+        return contextlib.nullcontext()
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str) -> None:
+        # Straight to the terminal (pytest's writer would count the backspaces as columns).
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            stream.write(text)
+            stream.flush()
+
+    return Ticker(check, write)
 
 
 def skip_at_test(reason: str) -> None:

@@ -68,7 +68,8 @@ OPTIONS: dict[str, Option] = {
                metavar="PATH", is_path=True),
         Option("compare_fail", [], P.lines,
                "fail the session when METRIC regresses by more than THRESHOLD against --invstab-compare, "
-               "e.g. artifact:10%% (relative) or psnr:0.5 (absolute); repeatable", metavar="METRIC:THRESHOLD"),
+               "e.g. artifact:10%% (relative), psnr:0.5 (absolute, in dB, every rate) or psnr@0.25:0.5 (one rate); "
+               "repeatable", metavar="METRIC:THRESHOLD"),
         Option("device", "cpu", P.device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
                metavar="DEVICE"),
         Option("seed", 0, P.integer(0), "seed of every check's randomness (default: 0); the sampling masks have their own, "

@@ -218,3 +218,32 @@ def test_previous_metric_stored_as_a_string_is_parsed_or_named():
     bad = [dict(PREVIOUS[0], metrics={k: "n/a" for k in PREVIOUS[0]["metrics"]})]
     with pytest.raises(InvalidInputError, match=r"previous report's .* 'n/a', which is not a number"):
         compare_reports(bad, PREVIOUS[:1])
+
+
+# -- metric families and checks that are not gated ---------------------------------------------------
+def _samples(p25: float, p50: float, s25: float = 0.8) -> list[dict]:
+    better = {"max_drop_db": "lower", "psnr@0.25": "higher", "psnr@0.5": "higher", "ssim@0.25": "higher"}
+    return [rec("t.py::test_ms", "more_samples", {"max_drop_db": 0.1, "psnr@0.25": p25, "psnr@0.5": p50,
+                                                  "ssim@0.25": s25}, key="max_drop_db", better=better),
+            rec("t.py::test_wc", "worst_case", {"artifact": 0.2})]
+
+
+def test_a_metric_family_gates_every_rate():
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 31.0), parse_fail_thresholds(["psnr:0.5"]))
+    assert c.failed and [(r.metric, r.previous, r.current) for r in c.regressions] == [("psnr@0.5", 32.0, 31.0)]
+    assert [u.metric for u in c.unchanged] == ["psnr@0.25"]  # both rates compared, nothing else
+    # a rate's own threshold wins over its family's
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 31.0), parse_fail_thresholds(["psnr:0.5", "psnr@0.5:2"]))
+    assert not c.failed and {u.metric for u in c.unchanged} == {"psnr@0.25", "psnr@0.5"}
+    assert parse_fail_thresholds("psnr@0.25:0.5")["psnr@0.25"].value == 0.5
+    assert not any("no check reports" in n for n in c.notes)
+
+
+def test_every_check_is_gated_or_listed_as_not_gated():
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 32.0), parse_fail_thresholds(["ssim:1%"]))
+    assert c.gated == ["t.py::test_ms::more_samples#0"]
+    assert [r["nodeid"] for r in c.not_gated] == ["t.py::test_wc"]
+    lines = c.format()
+    assert "checks: 1 gated, 1 not gated" in lines[0]
+    assert "not gated (no gated metric in this check): t.py::test_wc worst_case#0" in lines
+    assert c.to_dict()["not_gated"] == ["t.py::test_wc::worst_case#0"]

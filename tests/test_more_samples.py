@@ -160,13 +160,16 @@ def test_curves_panel_and_settings(x64, op64):
     assert (c["vline"], c["vline_label"]) == (TRAINED, "trained rate")
     assert set(c["series"]) == {"network", "baseline direct"}  # named by its name (issue 11)
     assert c["series"]["network"] == pytest.approx([res.metrics[f"psnr@{r:.4g}"] for r in c["x"]])
-    # Reference row, then the smallest, trained and largest rates: network and baseline.
-    assert len(panel_rows(res)) == 4 and [len(r) for r in panel_rows(res)] == [1, 2, 2, 2]
+    # Reference next to the PSNR curve (one panel, no empty cell), then the smallest, trained and largest
+    # rates: network and baseline.
+    assert len(panel_rows(res)) == 4 and [len(r) for r in panel_rows(res)] == [2, 2, 2, 2]
+    curve_cell = panel_rows(res)[0][1]
+    assert curve_cell.curve["series"]["network"] == c["series"]["network"] and "mean of 2 images" in curve_cell[0]
     assert "rate 0.125 (smallest)" in panel_rows(res)[1][0][0] and "rate 0.25 (trained)" in panel_rows(res)[2][0][0]
     assert "rate 0.75 (largest)" in panel_rows(res)[3][0][0] and panel_rows(res)[3][1][0].startswith("baseline direct, rate 0.75")
     for row in panel_rows(res):
         for _, img in row:
-            assert img.dim() == 2 and img.device.type == "cpu" and not img.is_complex()
+            assert img is None or (img.dim() == 2 and img.device.type == "cpu" and not img.is_complex())
     assert len(res.settings["operators"]) == 6 and res.settings["operators"][2]["rate"] == pytest.approx(0.25)
     assert res.arrays["psnr_network"].shape == (6, 2)
     assert len(res.per_image) == 2 and "psnr@0.25" in res.per_image[0]

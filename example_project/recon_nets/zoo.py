@@ -125,9 +125,10 @@ def build_network(name: str) -> torch.nn.Module:
 
 @functools.lru_cache(maxsize=None)
 def cs_reference():
-    """The stable reference of this project: isotropic TV by Chambolle-Pock (``CSBaseline("tv")``).
+    """The stable reference of this project: the TV (Chambolle–Pock) CS baseline (``CSBaseline("tv")``),
+    which is also the plugin's default.
 
-    Why not the plugin's default l1-wavelet (db4) baseline: on these 64 x 64 piecewise-smooth
+    Why TV rather than the l1-wavelet (db4) baseline: on these 64 x 64 piecewise-smooth
     phantoms with Cartesian line sampling it is barely better than zero filling (16-22 dB against
     18.5 dB at 33 %), while TV reaches 24-35 dB in a fifth of the time; a weak reference would
     make every network look good.

@@ -119,8 +119,10 @@ def detail_recovery(
     if base_metrics:
         metrics["baseline_recovery"] = base_metrics["recovery"]
     passed, message, thresholds = _judge(a, metrics, a.dets[k_worst].name)
-    return _result(a, run, metrics, base_metrics, passed, message, thresholds, (k_worst, b_worst),
-                   clock.timings("network_s", "baseline_s"), C.gate_settings(gate))
+    result = _result(a, run, metrics, base_metrics, passed, message, thresholds, (k_worst, b_worst),
+                     clock.timings("network_s", "baseline_s"), C.gate_settings(gate))
+    result.failed_criteria = _failed_criteria(a, metrics)
+    return result
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -223,15 +225,15 @@ def _judge(a: _Args, metrics: dict[str, float], worst_name: str) -> tuple[bool, 
     """``(passed, message, thresholds)``: recovery at least ``min_recovery`` (and the baseline margin)."""
     recovery, base_rec, margin = metrics["recovery"], metrics.get("baseline_recovery"), a.margin
     thresholds: dict[str, float] = {"recovery": a.min_recovery}
-    passed = recovery >= a.min_recovery
+    failed = _failed_criteria(a, metrics)
+    passed = not failed
     title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
     reasons = []
-    if not passed:
+    if "min_recovery" in failed:
         reasons.append(f"recovery {C.fmt(recovery)} < min_recovery {C.fmt(a.min_recovery)} (worst: {worst_name})")
     if margin is not None:
         thresholds["baseline_margin"] = margin
-        if base_rec is not None and recovery < base_rec - margin:
-            passed = False
+        if "baseline_margin" in failed:
             reasons.append(
                 f"recovery {C.fmt(recovery)} < {title} {C.fmt(base_rec)} - baseline_margin {C.fmt(margin)} "
                 f"(worst: {worst_name})"
@@ -243,6 +245,15 @@ def _judge(a: _Args, metrics: dict[str, float], worst_name: str) -> tuple[bool, 
     if base_rec is not None and f"{title} " not in message:
         message += f"; {title} {C.fmt(base_rec)}"
     return passed, message, thresholds
+
+
+def _failed_criteria(a: _Args, metrics: dict[str, float]) -> list[str]:
+    """The limits ``_judge`` failed the check on (same rules), for the reports."""
+    recovery, base_rec = metrics["recovery"], metrics.get("baseline_recovery")
+    failed = ["min_recovery"] if not recovery >= a.min_recovery else []
+    if a.margin is not None and base_rec is not None and recovery < base_rec - a.margin:
+        failed.append("baseline_margin")
+    return failed
 
 
 # -- result -----------------------------------------------------------------------------------------

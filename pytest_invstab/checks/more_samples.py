@@ -125,8 +125,10 @@ def more_samples(
     run.gate = C.gate_settings(gate)
     metrics, better, base_metrics = _metrics(a, run)
     passed, message, thresholds = _judge(a, run)
-    return _result(a, run, metrics, better, base_metrics, passed, message, thresholds,
-                   clock.timings("network_s", "baseline_s"))
+    result = _result(a, run, metrics, better, base_metrics, passed, message, thresholds,
+                     clock.timings("network_s", "baseline_s"))
+    result.failed_criteria = [r.split(" ", 1)[0] for r in _failed_rules(a, run)]
+    return result
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -256,27 +258,16 @@ def _metrics(a: _Args, run: _Run) -> tuple[dict[str, float], dict[str, str], dic
 def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
     """``(passed, message, thresholds)``: PSNR may not fall by more than ``tolerance_db``; the gain rule."""
     rates, net_curve = a.rate_list, run.net_curve
-    drop, di, dj = max_drop(net_curve)
+    drop = max_drop(net_curve)[0]
     gain = net_curve[-1] - net_curve[run.i_gain]
     base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
     thresholds: dict[str, float] = {"max_drop_db": a.tolerance_db}
     title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
-    passed = drop <= a.tolerance_db
-    reasons: list[str] = []
-    if not passed:
-        reasons.append(
-            f"PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(a.tolerance_db)} dB "
-            f"({C.fmt(net_curve[di], 1)} dB at rate {rates[di]:.3g} -> "
-            f"{C.fmt(net_curve[dj], 1)} dB at {rates[dj]:.3g})"
-        )
+    reasons = [r.split(" ", 1)[1] for r in _failed_rules(a, run)]
+    passed = not reasons
     gain_from = f"from rate {rates[run.i_gain]:.3g} to {rates[-1]:.3g}"
     if a.gain_req is not None:
         thresholds["gain_db"] = a.gain_req
-        baseline_gains = base_gain is None or base_gain >= a.gain_req
-        if gain < a.gain_req and baseline_gains:
-            passed = False
-            why = "" if base_gain is None else f" while the {title} gains {C.fmt(base_gain)} dB"
-            reasons.append(f"network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} {gain_from}{why}")
     if passed:
         message = (f"max PSNR drop {C.fmt(drop)} dB <= tolerance_db {C.fmt(a.tolerance_db)} dB over rates "
                    f"{rates[0]:.3g}-{rates[-1]:.3g}; network gains {C.fmt(gain)} dB {gain_from}")
@@ -287,6 +278,27 @@ def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
     if a.family.unnested is not None:
         message += f"; warning, allow_unnested=True: {a.family.unnested}"
     return passed, message, thresholds
+
+
+def _failed_rules(a: _Args, run: _Run) -> list[str]:
+    """``"<criterion> <reason>"`` for each limit the check fails (``tolerance_db``, ``require_gain_db``)."""
+    rates, net_curve = a.rate_list, run.net_curve
+    drop, di, dj = max_drop(net_curve)
+    failed: list[str] = []
+    if not drop <= a.tolerance_db:
+        failed.append(
+            f"tolerance_db PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(a.tolerance_db)} dB "
+            f"({C.fmt(net_curve[di], 1)} dB at rate {rates[di]:.3g} -> "
+            f"{C.fmt(net_curve[dj], 1)} dB at {rates[dj]:.3g})"
+        )
+    if a.gain_req is not None:
+        gain = net_curve[-1] - net_curve[run.i_gain]
+        base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
+        if gain < a.gain_req and (base_gain is None or base_gain >= a.gain_req):
+            why = "" if base_gain is None else f" while the {C.baseline_title(a.base)} gains {C.fmt(base_gain)} dB"
+            failed.append(f"require_gain_db network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} "
+                          f"from rate {rates[run.i_gain]:.3g} to {rates[-1]:.3g}{why}")
+    return failed
 
 
 # -- result -----------------------------------------------------------------------------------------

@@ -144,8 +144,13 @@ def worst_case(
     metrics, baseline_vals = _metrics(run)
     curve, conv = R.curve_data(a.levels, run.levels, run.base_levels), R.convergence(run.att)
     metrics.update(R.curve_metrics(curve, len(a.levels) > 1, a.max_ratio is not None))
-    passed, message = R.judge_curve(*_judge(a, run, metrics), curve, a.max_artifact, a.max_ratio, conv)
+    judged, message = _judge(a, run, metrics)
+    passed, message = R.judge_curve(judged, message, curve, a.max_artifact, a.max_ratio, conv)
     result = _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"), gate)
+    # max_artifact fails at any level of a curve; the ratio to the baseline's own worst case only when asked
+    over = not judged or any(v > a.max_artifact for v in (curve or {}).get("network", []))
+    result.failed_criteria = [c for c, bad in (("max_artifact", over),
+                                               ("max_ratio_to_baseline", not passed and not over)) if bad]
     return R.attach(result, a, run, curve, conv)
 
 

@@ -15,6 +15,9 @@ Rules:
   "higher"); a **regression** is worse by more than its threshold, relative (``10%`` of the
   previous value) or absolute (``0.5``, in the metric's own unit); better by more than the
   threshold is an **improvement**; anything in between is **unchanged**;
+* a threshold named by a metric family (``psnr``, ``ssim``) gates every rate of it
+  (``psnr@0.25``, ``psnr@0.5``, ...); a threshold for one rate (``psnr@0.25``) wins over it;
+* every matched check is either gated (at least one metric compared) or listed as *not gated*;
 * with no thresholds at all, each check's key metric is gated with an absolute threshold of 0
   (any worsening beyond round-off is a regression);
 * a verdict flip passed -> failed is a regression whatever the thresholds; a value that was a
@@ -168,6 +171,8 @@ class Comparison:
     unchanged: list[MetricChange] = field(default_factory=list)
     missing_in_current: list[dict[str, Any]] = field(default_factory=list)
     new_in_current: list[dict[str, Any]] = field(default_factory=list)
+    gated: list[str] = field(default_factory=list)  # record keys of the checks compared on a metric
+    not_gated: list[dict[str, Any]] = field(default_factory=list)  # matched checks with no gated metric
     notes: list[str] = field(default_factory=list)
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     previous_meta: dict[str, Any] = field(default_factory=dict)
@@ -185,7 +190,8 @@ class Comparison:
             f"pytest-invstab compare{f' (previous run {when})' if when else ''}: "
             f"{'FAILED' if self.failed else 'passed'} -- {len(self.regressions)} regressed, "
             f"{len(self.improvements)} improved, {len(self.unchanged)} unchanged, "
-            f"{len(self.missing_in_current)} missing, {len(self.new_in_current)} new (gate: {gate})"
+            f"{len(self.missing_in_current)} missing, {len(self.new_in_current)} new (gate: {gate}); "
+            f"checks: {len(self.gated)} gated, {len(self.not_gated)} not gated"
         ]
         if self.regressions:
             rows = [
@@ -202,6 +208,9 @@ class Comparison:
         for r in self.missing_in_current:
             lines.append(f"missing in current run: {r.get('nodeid')} {r.get('check')}#{r.get('index', 0)} "
                          f"(was {r.get('verdict', 'passed' if r.get('passed') else 'failed')} in the previous report)")
+        for r in self.not_gated:
+            lines.append(f"not gated (no gated metric in this check): {r.get('nodeid')} "
+                         f"{r.get('check')}#{r.get('index', 0)}")
         for r in self.new_in_current:
             lines.append(f"new in current run (not in the previous report): {r.get('nodeid')} "
                          f"{r.get('check')}#{r.get('index', 0)}")
@@ -216,6 +225,8 @@ class Comparison:
             "unchanged": [c.to_dict() for c in self.unchanged],
             "missing_in_current": [record_key(r) for r in self.missing_in_current],
             "new_in_current": [record_key(r) for r in self.new_in_current],
+            "gated": list(self.gated),
+            "not_gated": [record_key(r) for r in self.not_gated],
             "notes": list(self.notes),
         }
 
@@ -230,6 +241,14 @@ def _allowed(c: MetricChange) -> str:
     if c.threshold is None:
         return "-"
     return f"{c.threshold.value:g}%" if c.threshold.relative else format_number(c.threshold.value, unit_of(c.metric))
+
+
+def threshold_for(metric: str, thresholds: Mapping[str, Threshold]) -> Threshold | None:
+    """The threshold gating ``metric``: its own, else its family's (``psnr`` for ``psnr@0.25``), else ``None``."""
+    if metric in thresholds:
+        return thresholds[metric]
+    family, at, _rate = metric.partition("@")
+    return thresholds.get(family) if at else None
 
 
 def _records_of(previous: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict]:
@@ -328,23 +347,29 @@ def compare_reports(
                                                         "failed", "passed", "passed", None, "improved"))
         metrics = set(prev.get("metrics") or {}) | set(cur.get("metrics") or {})
         if thresholds:
-            gated = [(m, thresholds[m]) for m in sorted(metrics) if m in thresholds]
+            gated = [(m, t) for m in sorted(metrics) if (t := threshold_for(m, thresholds)) is not None]
         else:
             key_metric = cur.get("key_metric") or prev.get("key_metric")
             gated = [(key_metric, None)] if key_metric in metrics else []
+        compared = 0
         for metric, threshold in gated:
             change = _compare_metric(k, prev, cur, metric, threshold)
             if change is None:
                 comparison.notes.append(f"{k}: metric {metric!r} has no 'better' direction; not compared")
                 continue
+            compared += 1
             {"regressed": comparison.regressions, "improved": comparison.improvements,
              "unchanged": comparison.unchanged}[change.status].append(change)
+        if compared:
+            comparison.gated.append(k)
+        else:
+            comparison.not_gated.append(cur)
 
     comparison.missing_in_current = [r for k, r in prev_by_key.items() if k not in cur_by_key]
     for r in [*prev_by_key.values(), *cur_by_key.values()]:
         seen_metrics |= set(r.get("metrics") or {})
     for name in thresholds:
-        if name not in seen_metrics:
+        if not any(threshold_for(m, {name: thresholds[name]}) for m in seen_metrics):
             comparison.notes.append(
                 f"no check reports the metric {name!r} given in {FAIL_OPTION}; check its spelling "
                 f"(metrics seen: {', '.join(sorted(seen_metrics)) or 'none'})"
@@ -353,4 +378,4 @@ def compare_reports(
 
 
 __all__ = ["Comparison", "GATE_METRICS", "MetricChange", "Threshold", "compare_reports", "is_gate_metric",
-           "parse_fail_thresholds", "passed_of"]
+           "parse_fail_thresholds", "passed_of", "threshold_for"]
