@@ -33,10 +33,10 @@ from .runner import (
     run_and_record,
 )
 from .session import WORKER_KEY, InvstabSession
+from .marker_docs import MARKER_DOCS
 from .settings import (
     CHECKS,
     FIXTURE_ARGUMENTS,
-    MARKER_DOCS,
     OPTIONS,
     load_settings,
     marker_problems,

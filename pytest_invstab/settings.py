@@ -227,52 +227,6 @@ _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
                        "budget", "seed"),
 }
 
-# Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
-# import torch in every pytest run); tests/test_plugin_settings.py checks that the defaults
-# written here match the signatures.
-_FIXTURE_DOC = "reconstructor='reconstructor', operator='operator', images='reference_images'"
-_SANITY_DOC = "sanity=True, sanity_min_gain_db=1.0"
-_SANITY_TEXT = (" First a sanity gate: no verdict (an error naming likely wiring mistakes) when the network's clean "
-                "PSNR is below the direct (zero-filled / FBP) reconstruction's plus sanity_min_gain_db (dB); "
-                "sanity=False skips it.")
-MARKER_DOCS: dict[str, str] = {
-    "stability": (
-        "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
-        "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
-        "max_ratio_to_baseline=None, region=None, budget_norm=None, "
-        f"{_SANITY_DOC}, {_FIXTURE_DOC}): search a worst-case "
-        "perturbation r with ||r|| <= eps*||x|| (eps: relative size or an increasing tuple, a robustness curve; "
-        "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
-        "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
-        "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)." + _SANITY_TEXT
-    ),
-    "detail_recovery": (
-        "detail_recovery(details='symbols', min_recovery=0.5, intensity=None, baseline='default', "
-        f"baseline_margin=None, budget=None, seed=None, {_SANITY_DOC}, {_FIXTURE_DOC}): insert a visible detail ('symbols', "
-        "'text', 'all' or a tensor [h, w]) of amplitude intensity (image units; None: half the dynamic range) "
-        "and fail when the network's recovery score (<= 1, 1 = perfect) is below min_recovery, or below the "
-        "CS baseline's minus baseline_margin. Antun et al. 2020, instability 2 (small structural changes)."
-        + _SANITY_TEXT
-    ),
-    "more_samples": (
-        "more_samples(rates=None, trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
-        "baseline='default', budget=None, seed=None, operators=None, masks=None, allow_unnested=False, "
-        f"{_SANITY_DOC}, {_FIXTURE_DOC}): reconstruct at strictly increasing "
-        "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate; or the given "
-        "operators / masks per rate, which must be nested unless allow_unnested=True) and fail when "
-        "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
-        "above trained_rate. Antun et al. 2020, instability 3 (more samples)." + _SANITY_TEXT
-    ),
-    "detail_erasure": (
-        "detail_erasure(details='symbols', min_recovery=0.5, intensity=None, eps_max=0.1, bisections=6, "
-        f"min_eps=0.01, steps=None, baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): insert a detail "
-        "and bisect the smallest perturbation size ||r||/||x+d|| (<= eps_max) whose worst case makes its recovery "
-        "fall below min_recovery, for the network and the baseline; fail when the network's is below min_eps. "
-        "Antun et al. 2020, instabilities 1 and 2 together (Fig. 3)."
-    ),
-}
-
-
 def check_function(marker: str) -> Callable[..., Any]:
     """The check run by a marker (imported lazily: it pulls in torch)."""
     import importlib
@@ -320,8 +274,11 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
          for n in ("steps", "restarts", "gaussian_draws")]
     if marker == "stability":
         rules += [
-            # the rule's own message: a bad number, a percent written for a fraction, a bad curve
-            ("eps", V.eps_levels, None, False),
+            ("eps", lambda v: v if _over_one(v) else V.eps_levels(v),
+             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01) or a strictly "
+             "increasing tuple of them, e.g. (0.005, 0.01, 0.02, 0.04)", False),
+            # above 1: a percent written for a fraction (the rule's own message says so)
+            ("eps", lambda v: V.eps_levels(v) if _over_one(v) else v, None, False),
             ("max_ratio_to_baseline", lambda v: V.positive("max_ratio_to_baseline", v),
              "must be a positive number (network / baseline worst artifact, e.g. 3)", True),
             ("budget_norm", lambda v: V.choice("budget_norm", v, ("x", "y", "full")), one_of(("x", "y", "full")), True),
@@ -355,6 +312,12 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
             ("allow_unnested", lambda v: V.flag("allow_unnested", v), "must be True or False", False),
         ]
     return rules
+
+
+def _over_one(value: Any) -> bool:
+    """Whether ``eps`` (a number or a sequence) holds a number above 1: a percent for a fraction."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1 for v in values)
 
 
 def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:

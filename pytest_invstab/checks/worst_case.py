@@ -16,6 +16,12 @@ Which ``max_artifact``? A stable linear method ``f = B`` has artifact at most
 ``eps ||B A||`` (image domain); the back-projection ``A*`` of an orthonormal Fourier operator
 has exactly ``eps``. A network that amplifies the worst perturbation by a few times is
 normal; ``max_artifact = 0.1`` at ``eps = 0.01`` (the default) flags 10-fold amplification.
+
+Metrics: ``eps`` (achieved size), ``artifact``, ``amplification`` (artifact / eps), ``psnr_clean`` /
+``psnr_perturbed`` (dB), ``ssim_clean`` / ``ssim_perturbed``, ``gaussian_artifact`` and ``worse_than_random``
+(all of the worst image), ``baseline_artifact``, ``baseline_worst_artifact`` (``attack_baseline``),
+``ball_fraction``, ``ball_ci_low``, ``ball_ci_high`` (``gaussian_draws``); a curve adds ``artifact@<eps>``,
+``baseline_worst_artifact@<eps>`` and ``ratio_to_baseline@<eps>``.
 """
 
 from __future__ import annotations
@@ -88,29 +94,23 @@ def worst_case(
         operator: the ``LinearOperator`` ``A``.
         images: reference images ``[B, H, W]``; a single ``[H, W]`` image (a tensor whose shape
             equals ``operator.image_shape``) becomes a batch of one.
-        eps: perturbation size relative to ``||x||`` (domain "image") or ``||y||``
-            ("measurements"), dimensionless, in (0, 1] (a fraction: 1 % is 0.01); or an increasing tuple of sizes: a robustness
-            curve, each level warm-started from the previous one's worst case, the network's and
-            the baseline's own worst artifact at each (``artifact@<eps>``, ``baseline_worst_artifact@<eps>``,
-            ``ratio_to_baseline@<eps>``; the other metrics at the largest).
+        eps: perturbation size relative to ``||x||`` (domain "image") or ``||y||`` ("measurements"),
+            in (0, 1] (a fraction: 1 % is 0.01); or an increasing tuple, a robustness curve (each level
+            warm-started from the previous one; the network's and the baseline's own worst artifact).
         max_artifact: largest acceptable ``||f(A(x + r)) - f(Ax)|| / ||x||`` (dimensionless).
         domain: "image" (``r`` added to ``x``) or "measurements" (``e`` added to ``y``).
         method: "budgeted" (projected ascent with restarts, ``attacks.budgeted_search``),
             "paper" (the paper's momentum ascent, stopped at the ball, with checkpoints
             r_1 < r_2 < r_3 in the panel) or "random" (gradient-free best of
             ``steps * restarts`` random directions, for non-differentiable reconstructors).
-        steps, restarts: search budget at "standard" (``None``: ``attacks.DEFAULT_STEPS`` x
-            ``attacks.DEFAULT_RESTARTS``); ``budget`` scales given and default values alike
-            (``budget.Budget.steps`` / ``.restarts``: "quick" x0.25 / x0.5, "thorough" x4 / x2, at least 1).
-        budget: "quick", "standard", "thorough" or a ``budget.Budget``.
+        steps, restarts, budget: search budget at "standard" (``None``: the defaults); ``budget``
+            ("quick" x0.25 / x0.5, "standard", "thorough" x4 / x2, or a ``budget.Budget``) scales both.
         seed: seeds every random draw; the same seed reproduces the result.
         baseline: "default" (``CSBaseline()``), ``None`` (skip) or a callable ``f(y, op)``.
         attack_baseline: also search the baseline's own worst case (a quarter of the steps, one
             restart), metric ``baseline_worst_artifact``.
-        gaussian_draws: if set, the paper's Fig. 2 test with that many draws: Gaussian noise
-            ``v = A* e`` of norm ``||r|| / 4`` added to the worst case; ``ball_fraction`` is the
-            share of draws whose artifact still exceeds ``max_artifact`` (95 % Clopper-Pearson
-            interval ``ball_ci_low``..``ball_ci_high``).
+        gaussian_draws: the paper's Fig. 2 test with that many draws of ``v = A* e``, ``||v|| = ||r|| / 4``,
+            added to the worst case: ``ball_fraction`` of draws still above ``max_artifact`` (95 % CI).
         sanity, sanity_min_gain_db: the sanity gate (``checks.sanity``): before any search, stop with
             ``MiswiredNetworkError`` (no verdict) when the network's mean clean PSNR is below the direct
             reconstruction's plus ``sanity_min_gain_db`` (dB, default 1). ``sanity=False`` skips it.
@@ -124,14 +124,8 @@ def worst_case(
             sampled k-space norm); every convention's size is in ``settings["budgets"]``.
 
     Returns:
-        ``CheckResult`` with key metric ``artifact`` (lower is better). Metrics: ``eps``
-        (achieved size of the worst image's perturbation), ``artifact``, ``amplification``
-        (artifact / eps), ``psnr_clean`` / ``psnr_perturbed`` (dB) and ``ssim_clean`` /
-        ``ssim_perturbed`` of the worst image against ``x``, ``gaussian_artifact`` (the worst
-        image's, Gaussian noise of the same norm), ``worse_than_random`` (artifact / gaussian_artifact,
-        both of the worst image), ``baseline_artifact``,
-        ``baseline_worst_artifact`` (with ``attack_baseline``), ``ball_fraction``,
-        ``ball_ci_low``, ``ball_ci_high`` (with ``gaussian_draws``).
+        ``CheckResult`` with key metric ``artifact`` (lower is better); every metric is listed in the
+        module docstring.
     """
     a = _validate(reconstructor, operator, images, eps=eps, max_artifact=max_artifact, domain=domain,
                   method=method, steps=steps, restarts=restarts, budget=budget, seed=seed, baseline=baseline,
@@ -147,11 +141,15 @@ def worst_case(
     judged, message = _judge(a, run, metrics)
     passed, message = R.judge_curve(judged, message, curve, a.max_artifact, a.max_ratio, conv)
     result = _result(a, run, metrics, baseline_vals, passed, message, sw.timings("attack_s", "baseline_s"), gate)
-    # max_artifact fails at any level of a curve; the ratio to the baseline's own worst case only when asked
-    over = not judged or any(v > a.max_artifact for v in (curve or {}).get("network", []))
-    result.failed_criteria = [c for c, bad in (("max_artifact", over),
-                                               ("max_ratio_to_baseline", not passed and not over)) if bad]
+    result.failed_criteria = _failed_criteria(a, judged, passed, curve)
     return R.attach(result, a, run, curve, conv)
+
+
+def _failed_criteria(a: "_Args", judged: bool, passed: bool, curve: dict | None) -> list[str]:
+    """The limits the check failed on: max_artifact (at any level of a curve), else the ratio to the
+    baseline's own worst case."""
+    over = not judged or any(v > a.max_artifact for v in (curve or {}).get("network", []))
+    return [c for c, bad in (("max_artifact", over), ("max_ratio_to_baseline", not passed and not over)) if bad]
 
 
 # -- validate ---------------------------------------------------------------------------------------
