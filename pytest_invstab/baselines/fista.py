@@ -39,6 +39,7 @@ from ..errors import InvalidInputError
 from .. import validate
 from ..operators.base import LinearOperator
 from ..tensors import real_dot, sq_norm
+from .stopping import Stopper
 from .wavelets import Wavelet2D
 
 #: Default ``λ = DEFAULT_LAM_FACTOR · max|A* y|`` (per image). Tuned once on noiseless
@@ -51,6 +52,8 @@ DEFAULT_LAM_FACTOR = 1e-3
 #: ~390 on for Shepp-Logan 128 with all four operators above; at 400 it is 6e-5 (cartesian),
 #: 4e-5 (radial), 1e-5 (points), 9e-5 (Radon); tests/test_baselines.py checks two of them.
 DEFAULT_ITERS = 400
+#: ``CSBaseline``'s stopping tolerance on the proposed step per iteration (``iters`` is the cap).
+DEFAULT_TOL = 1e-4
 
 #: power iteration returns ||A|| from below; a 1 % margin keeps the step sizes safe.
 NORM_MARGIN = 1.01
@@ -77,6 +80,15 @@ def check_iters(iters: Any, default: int) -> int:
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
         raise InvalidInputError(f"iters must be a positive integer (number of iterations) or None, got {iters!r}")
     return int(iters)
+
+
+def check_tol(tol: Any) -> float | None:
+    """``tol``: None (fixed iteration count) or a finite number > 0."""
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol <= 0:
+        raise InvalidInputError(f"tol must be a number > 0 (relative change per iteration) or None, got {tol!r}")
+    return float(tol)
 
 
 def resolve_lam(lam: Any, default: torch.Tensor, batch: int) -> torch.Tensor:
@@ -143,6 +155,7 @@ def fista_l1_wavelet(
     levels: int | None = None,
     x0: torch.Tensor | None = None,
     return_history: bool = False,
+    tol: float | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """l1-wavelet reconstruction ``argmin ½||Ax - y||² + λ||W x||_1`` by monotone FISTA.
 
@@ -161,7 +174,10 @@ def fista_l1_wavelet(
             by construction, evaluated in float64); ``"relative_change"`` ``[iters, B]``,
             ``||x_k - x_{k-1}|| / ||x_k||``; ``"step"`` ``[iters, B]``, ``||z_k - x_{k-1}|| / ||z_k||``
             for the proposed point z_k (unlike the relative change it is not zero when MFISTA
-            keeps x_{k-1}, so it is the honest convergence measure).
+            keeps x_{k-1}, so it is the honest convergence measure). Runs all ``iters`` (``tol`` ignored).
+        tol: stop an image once its proposed step ``||z_k - x_{k-1}|| / ||z_k||`` is below ``tol``
+            (checked every 10 iterations, :mod:`.stopping`); ``None`` (default here): always run
+            ``iters``, which is then the cap. ``CSBaseline`` uses ``DEFAULT_TOL``.
 
     Returns:
         the image ``[B, *op.image_shape]`` (complex for complex operators), and the history if asked.
@@ -169,6 +185,7 @@ def fista_l1_wavelet(
     op = check_operator(op, "fista_l1_wavelet")
     y = op.prepare_measurements(y)
     iters = check_iters(iters, DEFAULT_ITERS)
+    tol = None if return_history else check_tol(tol)
     if isinstance(wavelet, Wavelet2D):
         if wavelet.shape != tuple(op.image_shape):
             raise InvalidInputError(
@@ -191,10 +208,10 @@ def fista_l1_wavelet(
         # Used only to choose the kept iterate, so evaluated on detached values; accumulated in
         # float64 because near the optimum the decrease per step is below float32 resolution.
         data = 0.5 * sq_norm(ac.detach() - y_obj, dtype=acc)
-        return data + (weight * mag.detach()).reshape(b, -1).sum(1, dtype=acc)
+        return data + (weight * mag.detach()).reshape(mag.shape[0], -1).sum(1, dtype=acc)
 
-    meas_view = (b,) + (1,) * (y.dim() - 1)
-    img_view = (b, 1, 1)
+    meas_view = (-1,) + (1,) * (y.dim() - 1)
+    img_view = (-1, 1, 1)
     if x0 is None:
         c = torch.zeros((b, *op.image_shape), dtype=op.image_dtype, device=y.device)
         ac = torch.zeros_like(y)
@@ -208,7 +225,9 @@ def fista_l1_wavelet(
     # The momentum parameter is per image, because images restart independently.
     t = torch.ones(b, dtype=acc, device=y.device)
     objectives, changes, steps = [f_prev], [], []
-    for _ in range(iters):
+    stopper = Stopper(b, tol)
+    k = 0
+    for k in range(1, iters + 1):
         z, z_mag = shrink(torch.sub(v, W.forward(op.adjoint(av - y)), alpha=1.0 / L), tau)
         az = op.forward(W.inverse(z))
         f_z = objective(az, z_mag)
@@ -239,8 +258,15 @@ def fista_l1_wavelet(
             steps.append(sq_norm(dd).sqrt() / sq_norm(z.detach()).sqrt().clamp_min(1e-30))
         f_prev = torch.minimum(f_z, f_prev)
         objectives.append(f_prev)
+        keep = stopper.update(k, sq_norm(d.detach()).sqrt() / sq_norm(z.detach()).sqrt().clamp_min(1e-30),
+                              x_new) if stopper.due(k) else None
         c, ac, t = x_new, ax_new, t_next
-    x = W.inverse(c)
+        if keep is not None:
+            if stopper.finished:
+                break
+            c, ac, v, av, t, f_prev = c[keep], ac[keep], v[keep], av[keep], t[keep], f_prev[keep]
+            tau, weight, y, y_obj = tau[keep], weight[keep], y[keep], y_obj[keep]
+    x = W.inverse(stopper.assemble(c, k))
     if return_history:
         history = {
             "objective": torch.stack(objectives),

@@ -206,8 +206,10 @@ def _compute(a: _Args, sw: C.Stopwatch) -> _Run:
 def _run_baseline(a: _Args, run: _Run) -> None:
     """The baseline on the network's worst perturbations (and, with ``attack_baseline``, its own)."""
     op, x = a.op, a.x
-    run.base_clean = C.run_reconstructor(a.base, op(x), op)
-    run.base_pert = C.run_reconstructor(a.base, _measurements(op, x, run.att.perturbation, a.domain), op)
+    with torch.no_grad():  # clean and perturbed in one batched solve
+        y = torch.cat([op(x), _measurements(op, x, run.att.perturbation, a.domain)])
+    out = C.run_baseline(a.base, y, op)
+    run.base_clean, run.base_pert = out[: x.shape[0]], out[x.shape[0]:]
     run.base_art = batch_norm(run.base_pert - run.base_clean) / batch_norm(x)
     run.base_psnr_c, run.base_psnr_p = psnr(run.base_clean, x), psnr(run.base_pert, x)
     if a.attack_baseline:
