@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import fixtures
+from . import cachedir, fixtures
 from .errors import InvalidInputError
 from .runner import (
     ITEM_RESULTS_KEY,
@@ -48,6 +48,8 @@ from .settings import (
 MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
 # torch's intra-op threads for this session (threads.py), restored at unconfigure.
 THREADS_KEY = pytest.StashKey[ThreadSetting]()
+# The disk-cache folder in use before this session (cachedir.py), restored at unconfigure.
+CACHE_DIR_KEY = pytest.StashKey[Any]()
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -88,6 +90,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = InvstabSession(settings, worker_id=worker)
     config.stash[THREADS_KEY] = ThreadSetting(choose(settings.threads, _processes(config)))
     config.stash[THREADS_KEY].apply()  # now if torch is loaded (a conftest imported it), else at collection
+    cache = getattr(config, "cache", None)  # pytest's cache provider (absent with -p no:cacheprovider)
+    config.stash[CACHE_DIR_KEY] = cachedir.session_dir()
+    if cache is not None:
+        cachedir.set_session_dir(cache.mkdir("invstab"))  # Radon matrices: .pytest_cache/d/invstab
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
@@ -108,6 +114,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     setting = config.stash.get(THREADS_KEY, None)
     if setting is not None:
         setting.restore()  # the user's own count, as found
+    if CACHE_DIR_KEY in config.stash:
+        cachedir.set_session_dir(config.stash[CACHE_DIR_KEY])
 
 
 def _check_device(device: str) -> None:
