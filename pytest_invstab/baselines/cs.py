@@ -35,7 +35,7 @@ class CSBaseline:
         iters: the iteration cap; default 400 (both methods).
         tol: stopping tolerance on the relative change per iteration (default 1e-4, both
             methods: ``tv.DEFAULT_TOL``, ``fista.DEFAULT_TOL``); ``None`` runs all ``iters``.
-        wavelet: orthogonal PyWavelets name for l1-wavelet (default ``"db4"``).
+        wavelet: orthogonal PyWavelets name for l1-wavelet (default ``"haar"``, ``fista.DEFAULT_WAVELET``).
         levels: wavelet depth (default: as many as fit, at most 4).
 
     Returns images ``[B, *op.image_shape]`` of the operator's image dtype: complex for Fourier
@@ -47,7 +47,7 @@ class CSBaseline:
         method: str = "tv",
         lam: float | None = None,
         iters: int | None = None,
-        wavelet: str = "db4",
+        wavelet: str = fista.DEFAULT_WAVELET,
         levels: int | None = None,
         tol: float | None | str = "default",
     ) -> None:
