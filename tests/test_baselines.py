@@ -301,7 +301,7 @@ def test_cs_baseline_describe_and_defaults():
     f = CSBaseline()
     assert f.method == "tv" and f.iters == tv_module.DEFAULT_ITERS
     assert CSBaseline("l1-wavelet").iters == fista_module.DEFAULT_ITERS
-    assert CSBaseline("l1-wavelet").describe() == "CS l1-wavelet (haar; MFISTA, tol 3e-05, at most 400 iterations, λ=0.001·max|A*y|)"
+    assert CSBaseline("l1-wavelet").describe() == "CS l1-wavelet (haar; MFISTA, tol 3e-05, at most 800 iterations, λ=0.0001·max|A*y|)"
     assert CSBaseline("tv", lam=0.5, iters=10, tol=None).describe() == "CS TV (Chambolle-Pock, 10 iterations, λ=0.5)"
     assert CSBaseline("tv").iters == tv_module.DEFAULT_ITERS
 

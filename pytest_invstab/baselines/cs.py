@@ -31,8 +31,8 @@ class CSBaseline:
             not penalised). TV is the default because it is the stronger and cheaper baseline
             on the piecewise-smooth phantoms used here (Shepp-Logan 128 at 33 % Cartesian columns:
             45.2 dB against 29.4 dB for Haar l1-wavelet, ``benchmarks/bench_cs.py``).
-        lam: λ in the units of ``A* y``; default ``0.001 · max|A* y|`` per image (both methods).
-        iters: the iteration cap; default 400 (both methods).
+        lam: λ in the units of ``A* y``; default ``0.001 · max|A* y|`` per image for TV, ``0.0001 · max|A* y|`` for l1-wavelet.
+        iters: the iteration cap; default 400 for TV, 800 for l1-wavelet.
         tol: stopping tolerance on the relative change per iteration (default 1e-4 for TV,
             3e-5 for l1-wavelet: ``tv.DEFAULT_TOL``, ``fista.DEFAULT_TOL``); ``None`` runs all ``iters``.
         wavelet: orthogonal PyWavelets name for l1-wavelet (default ``"haar"``, ``fista.DEFAULT_WAVELET``).
