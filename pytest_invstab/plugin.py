@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import fixtures
+from . import cachedir, fixtures
 from .errors import InvalidInputError
 from .runner import (
     ITEM_RESULTS_KEY,
@@ -34,6 +34,7 @@ from .runner import (
 )
 from .session import WORKER_KEY, InvstabSession
 from .marker_docs import MARKER_DOCS
+from .threads import ThreadSetting, choose, xdist_workers
 from .settings import (
     CHECKS,
     FIXTURE_ARGUMENTS,
@@ -45,6 +46,10 @@ from .settings import (
 
 # Marker-argument problems of an item (reported at its setup on xdist workers).
 MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
+# torch's intra-op threads for this session (threads.py), restored at unconfigure.
+THREADS_KEY = pytest.StashKey[ThreadSetting]()
+# The disk-cache folder in use before this session (cachedir.py), restored at unconfigure.
+CACHE_DIR_KEY = pytest.StashKey[Any]()
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -86,12 +91,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) prints the per-check lines
         config.pluginmanager.register(CheckLines(config), "invstab-lines")
+    config.stash[THREADS_KEY] = ThreadSetting(choose(settings.threads, _processes(config)))
+    config.stash[THREADS_KEY].apply()  # now if torch is loaded (a conftest imported it), else at collection
+    cache = getattr(config, "cache", None)  # pytest's cache provider (absent with -p no:cacheprovider)
+    config.stash[CACHE_DIR_KEY] = cachedir.session_dir()
+    if cache is not None:
+        cachedir.set_session_dir(cache.mkdir("invstab"))  # Radon matrices: .pytest_cache/d/invstab
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "invstab-xdist")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(), "invstab-html")
+
+
+def _processes(config: pytest.Config) -> int:
+    """Test processes sharing the cores: xdist's worker count (on workers and the controller), else 1."""
+    if hasattr(config, "workerinput"):
+        return xdist_workers()
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n >= 1 else 1
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    setting = config.stash.get(THREADS_KEY, None)
+    if setting is not None:
+        setting.restore()  # the user's own count, as found
+    if CACHE_DIR_KEY in config.stash:
+        cachedir.set_session_dir(config.stash[CACHE_DIR_KEY])
 
 
 def _check_device(device: str) -> None:
@@ -114,7 +141,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if SESSION_KEY not in config.stash:
         return None
     s = get_session(config).settings
-    return [f"invstab: device={s.device}, seed={s.seed}, budget={s.budget}, save={s.save}, results={s.results}"]
+    t = config.stash[THREADS_KEY].choice
+    per = " per worker" if _processes(config) > 1 else ""
+    return [f"invstab: device={s.device}, seed={s.seed}, budget={s.budget}, save={s.save}, results={s.results}",
+            f"invstab: torch threads={t.threads}{per} ({t.reason})"]
 
 
 # -- markers ----------------------------------------------------------------------------------
@@ -182,6 +212,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     Under pytest-xdist a worker cannot stop the session with a usage error (xdist reports an
     internal error instead), so there each bad test errors at setup with the same message.
     """
+    config.stash[THREADS_KEY].apply()  # test modules have imported torch by now, if they use it
     problems: list[str] = []
     for item in items:
         mine = [p for name, (args, kwargs) in item_markers(item).items()
@@ -194,6 +225,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if THREADS_KEY in item.config.stash:
+        item.config.stash[THREADS_KEY].apply()  # cheap once applied
     problems = item.stash.get(MARKER_PROBLEMS_KEY, None)
     if problems:
         pytest.fail("pytest-invstab: bad marker arguments:\n" + "\n".join("  " + p for p in problems),

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import parsers as P
 from .errors import InvalidInputError
+from .threads import parse_threads
 
 SAVE_CHOICES = ("failed", "all", "none")
 BUDGET_CHOICES = ("quick", "standard", "thorough")
@@ -78,6 +79,9 @@ OPTIONS: dict[str, Option] = {
         Option("budget", "standard", P.choice(BUDGET_CHOICES),
                "search budget: quick, standard or thorough (scales steps and restarts; default: standard)",
                metavar="BUDGET"),
+        Option("threads", "auto", parse_threads,
+               "torch intra-op threads per test process: auto (cores divided by xdist workers, capped by "
+               "OMP_NUM_THREADS) or an integer (default: auto)", metavar="N|auto"),
         Option("junit_properties", False, P.boolean,
                "add each check's key metrics and verdict to the JUnit XML (record_property)"),
         Option("sanity", True, P.boolean,
@@ -124,6 +128,7 @@ class InvstabSettings:
     budget: str = "standard"
     junit_properties: bool = False
     sanity: bool = True
+    threads: str | int = "auto"
     size: int = 128
     rate: float = 0.33
     pattern: str = "cartesian"

@@ -200,7 +200,7 @@ def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
     run = _Run(xd, d, out[:n], out[n:], score_all(out[:n], out[n:], x, xd, regions))
     if a.base is not None:
         with clock("baseline_s"):
-            bout = C.run_reconstructor(a.base, y, a.op)
+            bout = C.run_baseline(a.base, y, a.op)
         run.base_clean, run.base_det = bout[:n], bout[n:]
         run.base_scores = score_all(run.base_clean, run.base_det, x, xd, regions)
     return run

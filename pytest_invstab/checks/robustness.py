@@ -44,10 +44,10 @@ class WarmBaseline:
 
         self.base, self.iters = base, int(iters)
         self.solver = tv.tv_chambolle_pock if base.method == "tv" else fista.fista_l1_wavelet
-        self.x0 = C.run_reconstructor(base, y, op)
+        self.x0 = C.run_baseline(base, y, op)
 
     def __call__(self, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
-        kw = {} if self.base.method == "tv" else {"wavelet": self.base._wavelet_for(op)}
+        kw = {} if self.base.method == "tv" else {"wavelet": self.base.wavelet_for(op)}
         return self.solver(op, y, lam=self.base.lam, iters=self.iters, x0=self.x0, **kw)
 
 
@@ -73,7 +73,8 @@ def baseline_worst(base: Any, op: LinearOperator, x: torch.Tensor, *, eps: float
     y = op(x)
     with torch.no_grad():
         yp = op(x + att.perturbation) if domain == "image" else y + att.perturbation
-        full = batch_norm(C.run_reconstructor(base, yp, op) - C.run_reconstructor(base, y, op)) / batch_norm(x)
+        both = C.run_baseline(base, torch.cat([yp, y]), op)  # one batched full solve
+        full = batch_norm(both[: x.shape[0]] - both[x.shape[0]:]) / batch_norm(x)
     return BaselineWorst(full.to(att.artifact.dtype), att.artifact, att.perturbation)
 
 

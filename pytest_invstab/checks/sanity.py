@@ -101,7 +101,7 @@ def sanity_gate(
     if net_clean is None:
         net_clean = C.run_reconstructor(f, y, op)
     if base is not None and base_clean is None:
-        base_clean = C.run_reconstructor(base, y, op)
+        base_clean = C.run_baseline(base, y, op)
     p_net = float(psnr(net_clean, x).double().mean())
     p_dir = float(psnr(direct, x).double().mean())
     p_base = None if base_clean is None else float(psnr(base_clean, x).double().mean())
