@@ -128,7 +128,7 @@ def bench_step_cost(repeats: int, steps: int) -> float:
 
     def search(n: int) -> float:
         t0 = clock()
-        attacks.budgeted_search(f, op, x, eps=0.01, steps=n, restarts=1, seed=0)
+        attacks.budgeted_search(f, op, x, eps=0.01, steps=n, restarts=1, seed=0, hidden=False)  # the step itself
         return clock() - t0
 
     fwd_bwd(2), search(2)  # warm-up
@@ -153,7 +153,7 @@ def bench_step_cost(repeats: int, steps: int) -> float:
     print(f"    attack step (median slope, {steps} vs {2 * steps} steps, {repeats} rounds): {1e3 * step:.1f} ms")
     print(f"    ratio step / forward+backward (median of per-round ratios): {ratio:.3f}   (goal <= 1.15; "
           f"rounds {min(ratios):.3f}..{max(ratios):.3f})")
-    print(f"    default budget ({attacks.DEFAULT_STEPS} steps x {attacks.DEFAULT_RESTARTS} restarts) on this batch: {full:.1f} s wall")
+    print(f"    default budget ({attacks.DEFAULT_STEPS} steps x {attacks.DEFAULT_RESTARTS} restarts + the hidden phase) on this batch: {full:.1f} s wall")
     return ratio
 
 
@@ -203,9 +203,9 @@ def bench_step_rules(f, op, x, steps: int) -> None:
         return torch.complex(nn.functional.conv2d(z.real[:, None], k, padding=2)[:, 0],
                              nn.functional.conv2d(z.imag[:, None], k, padding=2)[:, 0])
 
-    long = attacks.budgeted_search(lin, op, x, eps=0.01, steps=400, restarts=1).artifact  # ~ the optimum
+    long = attacks.budgeted_search(lin, op, x, eps=0.01, steps=400, restarts=1, hidden=False).artifact  # ~ the optimum
     rows = {"default (accelerated power, then projected)": lambda fn, e, s: attacks.budgeted_search(
-        fn, op, x, eps=e, steps=steps, restarts=1, seed=s).artifact}
+        fn, op, x, eps=e, steps=steps, restarts=1, seed=s, hidden=False).artifact}
     for rule, label in (("power", "plain power iteration"), ("pga", "projected normalised gradient"), ("adam", "Adam + projection")):
         rows[label] = lambda fn, e, s, rule=rule: _alt_search(rule, fn, op, x, e, steps, s)
     print(f"    {'rule':45s} {'linear: % of optimum':>22s} {'network eps=0.01':>17s} {'eps=0.05':>9s}")
@@ -219,7 +219,7 @@ def bench_step_rules(f, op, x, steps: int) -> None:
 # -- 3. paper vs budgeted -----------------------------------------------------------------------------
 def bench_paper_vs_budgeted(f, op, x, iters: int) -> bool:
     print(f"[3] paper's search vs budgeted_search, equal ||r|| per image and {iters} evaluations each")
-    amp = attacks.budgeted_search(f, op, x, eps=0.01, steps=10, restarts=1).amplification
+    amp = attacks.budgeted_search(f, op, x, eps=0.01, steps=10, restarts=1, hidden=False).amplification
     gain = float(amp.mean()) ** 2  # local squared gain, to put lam on the network's scale
     n = x[0].numel()
     tau = 1e-4 * float(x.norm(dim=(1, 2)).min()) / math.sqrt(n / 3)
@@ -234,7 +234,8 @@ def bench_paper_vs_budgeted(f, op, x, iters: int) -> bool:
         p = attacks.paper_search(f, op, x, step="auto", momentum=0.9, tau=tau, iters=iters, seed=0, **cfg)
         size, art_p = p.sizes[-1], p.artifacts[-1]
         restarts = attacks.DEFAULT_RESTARTS  # the paper's evaluations (it may stop early at the ball), split
-        b = attacks.budgeted_search(f, op, x, eps=size, steps=max(2, p.evaluations // restarts), restarts=restarts, seed=0)
+        b = attacks.budgeted_search(f, op, x, eps=size, steps=max(2, p.evaluations // restarts), restarts=restarts, seed=0,
+                                    hidden=False)  # the restarts alone: at these budgets there is no room for the hidden phase
         assert b.evaluations <= p.evaluations
         better = bool(torch.all(b.artifact >= art_p * (1 - 1e-3)))  # ties within 0.1 % count
         ok &= better

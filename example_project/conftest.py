@@ -11,8 +11,8 @@ The fixtures the plugin's markers use follow from it:
   (Radon with 12 angles for ``ell50``, Cartesian Fourier at 33 % / 20 % for ``deepmri`` / ``dagan``);
 * ``reference_images``: Shepp-Logan plus two held-out images of the network's training family
   (random ellipses for ``ell50``, textured phantoms otherwise), seeded, 64 x 64, values in [0, 1];
-* ``cs_baseline``: this project's stable reference, TV (``zoo.cs_reference()``), instead of the
-  plugin's default l1-wavelet; the markers pass the same object as ``baseline=``.
+* ``cs_baseline``: this project's stable reference, the TV (Chambolle–Pock) CS baseline
+  (``zoo.cs_reference()``, the plugin's default too); the markers pass the same object as ``baseline=``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _data_of(network: str) -> str:
 
 @pytest.fixture(scope="session")
 def cs_baseline():
-    """The project's stable reference: TV by Chambolle-Pock (see ``zoo.cs_reference``)."""
+    """The project's stable reference: the TV (Chambolle–Pock) CS baseline (see ``zoo.cs_reference``)."""
     return zoo.cs_reference()
 
 

@@ -17,6 +17,7 @@ _LAZY = {
     "stability": ("pytest_invstab.markers", "stability"),
     "detail_recovery": ("pytest_invstab.markers", "detail_recovery"),
     "more_samples": ("pytest_invstab.markers", "more_samples"),
+    "detail_erasure": ("pytest_invstab.markers", "detail_erasure"),
     "checks": ("pytest_invstab.checks", None),
     "CheckResult": ("pytest_invstab.result", "CheckResult"),
     "from_image_network": ("pytest_invstab.reconstructor", "from_image_network"),
@@ -32,6 +33,13 @@ _LAZY = {
     "load_images": ("pytest_invstab.images", "load_images"),
     "load_scan": ("pytest_invstab.images", "load_scan"),
     "InvstabError": ("pytest_invstab.errors", "InvstabError"),
+    "from_deepinv": ("pytest_invstab.adapters", "from_deepinv"),
+    "from_fastmri": ("pytest_invstab.adapters", "from_fastmri"),
+    "as_operator": ("pytest_invstab.operators.protocol", "as_operator"),
+    "Operator": ("pytest_invstab.operators.protocol", "Operator"),
+    "layouts": ("pytest_invstab.layouts", None),
+    "CheckFailed": ("pytest_invstab.runner", "CheckFailed"),
+    "MiswiredNetworkError": ("pytest_invstab.errors", "MiswiredNetworkError"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -34,3 +34,9 @@ def require_extra(module: str, extra: str):
             f"this feature needs the optional package {module!r}; "
             f"install it with: pip install 'pytest-invstab[{extra}]'"
         ) from exc
+
+
+class MiswiredNetworkError(InvstabError, RuntimeError):
+    """The sanity gate stopped a check: the network's clean reconstruction is no better than the
+    direct one (likely a wiring mistake: normalisation, layout, mask orientation, operator).
+    Not a stability verdict; the message names the measured PSNRs and the likely causes."""

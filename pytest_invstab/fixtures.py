@@ -62,13 +62,14 @@ def fourier_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
 
     N = ini ``invstab_size`` (default 128 px), rate = ``invstab_rate`` (fraction of k-space,
     default 0.33), pattern = ``invstab_pattern`` (cartesian, points or radial), Cartesian lines
-    along ``invstab_orientation`` (columns, the default, or rows), mask seed =
-    ``--invstab-seed``, device = ``--invstab-device``.
+    along ``invstab_orientation`` (columns, the default, or rows), mask seed = ini
+    ``invstab_mask_seed`` (default 0; not ``--invstab-seed``, which seeds the checks only, so a
+    new attack seed keeps the operator), device = ``--invstab-device``.
     """
     from .operators.fourier import FourierOperator
 
     s = invstab_settings
-    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.seed, device=s.device,
+    return FourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, seed=s.mask_seed, device=s.device,
                            orientation=s.orientation)
 
 
@@ -82,7 +83,7 @@ def multicoil_operator(invstab_settings: InvstabSettings) -> "LinearOperator":
     from .operators.multicoil import MultiCoilFourierOperator
 
     s = invstab_settings
-    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.seed,
+    return MultiCoilFourierOperator(size=s.size, rate=s.rate, pattern=s.pattern, coils=s.coils, seed=s.mask_seed,
                                     orientation=s.orientation,
                                     device=s.device)
 
@@ -122,9 +123,12 @@ def _phantom(size: int, device: str, dtype: "torch.dtype") -> "torch.Tensor":
 def shepp_logan(operator: "LinearOperator") -> "torch.Tensor":
     """The modified Shepp-Logan phantom, real [1, H, W] in [0, 1], at the operator's size, device and dtype."""
     if len(operator.image_shape) != 2 or operator.image_shape[0] != operator.image_shape[1]:
-        raise pytest.UsageError(
-            f"shepp_logan needs a square 2-D operator, got image_shape {tuple(operator.image_shape)}; "
-            "override the reference_images fixture with images of the operator's shape"
+        # one failure message like every other user error (no UsageError, no plugin frames)
+        pytest.fail(
+            f"pytest-invstab: the default reference_images (shepp_logan) need a square 2-D operator, got "
+            f"image_shape {tuple(operator.image_shape)}; override the reference_images fixture in conftest.py "
+            "with images of the operator's shape",
+            pytrace=False,
         )
     return _phantom(operator.image_shape[0], str(operator.device), operator.dtype)
 
@@ -140,7 +144,7 @@ def reference_images(shepp_logan: "torch.Tensor") -> "torch.Tensor":
 
 @pytest.fixture(scope="session")
 def cs_baseline() -> Any:
-    """The stable compressed-sensing reconstructor ``CSBaseline()`` (TV by Chambolle-Pock), a callable f(y, op)."""
+    """The TV (Chambolle–Pock) CS baseline, ``CSBaseline()``: the default stable reconstructor, a callable f(y, op)."""
     from .baselines import CSBaseline
 
     return CSBaseline()
@@ -179,6 +183,12 @@ class Invstab:
         """PSNR across growing sampling rates (keywords as ``checks.more_samples``: rates, tolerance_db, ...)."""
         __tracebackhide__ = True
         return self._run("more_samples", reconstructor, operator, images, fail, kwargs)
+
+    def detail_erasure(self, reconstructor: Any = None, operator: Any = None, images: Any = None, *,
+                       fail: bool = True, **kwargs: Any) -> "CheckResult":
+        """Smallest perturbation erasing an inserted detail (keywords as ``checks.detail_erasure``)."""
+        __tracebackhide__ = True
+        return self._run("detail_erasure", reconstructor, operator, images, fail, kwargs)
 
     def _run(self, marker: str, reconstructor: Any, operator: Any, images: Any, fail: bool,
              kwargs: dict[str, Any]) -> "CheckResult":

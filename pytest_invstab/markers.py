@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-__all__ = ["detail_recovery", "more_samples", "stability"]
+__all__ = ["detail_erasure", "detail_recovery", "more_samples", "stability"]
 
 stability = pytest.mark.stability
 detail_recovery = pytest.mark.detail_recovery
 more_samples = pytest.mark.more_samples
+detail_erasure = pytest.mark.detail_erasure

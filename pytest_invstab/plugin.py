@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import fixtures
+from . import cachedir, fixtures
 from .errors import InvalidInputError
 from .runner import (
     ITEM_RESULTS_KEY,
@@ -33,10 +33,11 @@ from .runner import (
     run_and_record,
 )
 from .session import WORKER_KEY, InvstabSession
+from .marker_docs import MARKER_DOCS
+from .threads import ThreadSetting, choose, xdist_workers
 from .settings import (
     CHECKS,
     FIXTURE_ARGUMENTS,
-    MARKER_DOCS,
     OPTIONS,
     load_settings,
     marker_problems,
@@ -45,6 +46,10 @@ from .settings import (
 
 # Marker-argument problems of an item (reported at its setup on xdist workers).
 MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
+# torch's intra-op threads for this session (threads.py), restored at unconfigure.
+THREADS_KEY = pytest.StashKey[ThreadSetting]()
+# The disk-cache folder in use before this session (cachedir.py), restored at unconfigure.
+CACHE_DIR_KEY = pytest.StashKey[Any]()
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -75,20 +80,45 @@ def _read_settings(config: pytest.Config):
 def pytest_configure(config: pytest.Config) -> None:
     for name, doc in MARKER_DOCS.items():
         config.addinivalue_line("markers", doc)
+    worker = getattr(config, "workerinput", {}).get("workerid")
     try:
         settings = _read_settings(config)
+        session = InvstabSession(settings, worker_id=worker)  # parses --invstab-compare-fail
     except InvalidInputError as exc:
         raise pytest.UsageError(f"pytest-invstab: {exc}") from None
     if settings.device != "cpu":
         _check_device(settings.device)
-    worker = getattr(config, "workerinput", {}).get("workerid")
-    config.stash[SESSION_KEY] = InvstabSession(settings, worker_id=worker)
+    config.stash[SESSION_KEY] = session
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) prints the per-check lines
+        config.pluginmanager.register(CheckLines(config), "invstab-lines")
+    config.stash[THREADS_KEY] = ThreadSetting(choose(settings.threads, _processes(config)))
+    config.stash[THREADS_KEY].apply()  # now if torch is loaded (a conftest imported it), else at collection
+    cache = getattr(config, "cache", None)  # pytest's cache provider (absent with -p no:cacheprovider)
+    config.stash[CACHE_DIR_KEY] = cachedir.session_dir()
+    if cache is not None:
+        cachedir.set_session_dir(cache.mkdir("invstab"))  # Radon matrices: .pytest_cache/d/invstab
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "invstab-fixtures")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "invstab-xdist")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlHooks(), "invstab-html")
+
+
+def _processes(config: pytest.Config) -> int:
+    """Test processes sharing the cores: xdist's worker count (on workers and the controller), else 1."""
+    if hasattr(config, "workerinput"):
+        return xdist_workers()
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n >= 1 else 1
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    setting = config.stash.get(THREADS_KEY, None)
+    if setting is not None:
+        setting.restore()  # the user's own count, as found
+    if CACHE_DIR_KEY in config.stash:
+        cachedir.set_session_dir(config.stash[CACHE_DIR_KEY])
 
 
 def _check_device(device: str) -> None:
@@ -111,7 +141,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if SESSION_KEY not in config.stash:
         return None
     s = get_session(config).settings
-    return [f"invstab: device={s.device}, seed={s.seed}, budget={s.budget}, save={s.save}, results={s.results}"]
+    t = config.stash[THREADS_KEY].choice
+    per = " per worker" if _processes(config) > 1 else ""
+    return [f"invstab: device={s.device}, seed={s.seed}, budget={s.budget}, save={s.save}, results={s.results}",
+            f"invstab: torch threads={t.threads}{per} ({t.reason})"]
 
 
 # -- markers ----------------------------------------------------------------------------------
@@ -132,12 +165,54 @@ def item_markers(item: pytest.Item) -> dict[str, tuple[list[Any], dict[str, Any]
     return found
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
+    """Let a marked test without arguments use a parametrized ``reconstructor`` / ``operator`` / images fixture.
+
+    The check fetches its fixtures after the test body, which pytest cannot parametrize; so a
+    marker fixture (or one it depends on) that has ``params`` is added to the test's
+    ``usefixtures`` before pytest builds its fixture closure. Other fixtures stay lazy.
+    """
+    if not (collector.funcnamefilter(name) or collector.classnamefilter(name)) or not callable(obj):
+        return None
+    marks = [m for m in getattr(obj, "pytestmark", []) if getattr(m, "name", None) in CHECKS]
+    marks += [m for m in collector.iter_markers() if m.name in CHECKS]
+    if not marks:
+        return None
+    names = {split_marker_kwargs(m.kwargs)[0][arg] for m in marks for arg in FIXTURE_ARGUMENTS}
+    wanted = sorted(n for n in names if _parametrized(collector, n))
+    if wanted:
+        pytest.mark.usefixtures(*wanted)(obj)
+    return None
+
+
+def _parametrized(node: pytest.Collector, name: str, seen: set[str] | None = None) -> bool:
+    """Whether fixture ``name`` as seen from ``node``, or a fixture it requests, has ``params``."""
+    manager = node.config.pluginmanager.get_plugin("funcmanage")  # pytest's fixture manager
+    getdefs = getattr(manager, "getfixturedefs", None)
+    seen = set() if seen is None else seen
+    if getdefs is None or name in seen:
+        return False
+    seen.add(name)
+    try:
+        defs = getdefs(name, node) or ()
+    except Exception:  # noqa: BLE001 - best effort; the check's own error follows at run time
+        return False
+    for fixturedef in defs:
+        if getattr(fixturedef, "params", None) is not None:
+            return True
+        if any(_parametrized(node, arg, seen) for arg in getattr(fixturedef, "argnames", ()) if arg != "request"):
+            return True
+    return False
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate every invstab marker before anything runs: one usage error lists every problem.
 
     Under pytest-xdist a worker cannot stop the session with a usage error (xdist reports an
     internal error instead), so there each bad test errors at setup with the same message.
     """
+    config.stash[THREADS_KEY].apply()  # test modules have imported torch by now, if they use it
     problems: list[str] = []
     for item in items:
         mine = [p for name, (args, kwargs) in item_markers(item).items()
@@ -150,6 +225,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if THREADS_KEY in item.config.stash:
+        item.config.stash[THREADS_KEY].apply()  # cheap once applied
     problems = item.stash.get(MARKER_PROBLEMS_KEY, None)
     if problems:
         pytest.fail("pytest-invstab: bad marker arguments:\n" + "\n".join("  " + p for p in problems),
@@ -159,6 +236,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 # -- running marked tests -------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True
     result = yield  # the test body; if it failed, its exception propagates and no check runs
     # The request was stashed at setup by the autouse fixture ``_invstab_request`` (fixtures.py):
     # the public route to getfixturevalue for a test item.
@@ -171,7 +249,66 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
+# -- outcome of each test, and a line per finished check ---------------------------------------------
+def _outcome(report: pytest.TestReport) -> str:
+    """pytest's word for a call report: passed, failed, xfailed, xpassed or skipped."""
+    if hasattr(report, "wasxfail"):
+        return "xpassed" if report.passed else ("xfailed" if report.skipped else "failed")
+    return report.outcome
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, Any]:
+    """Record pytest's outcome (an xfail is an expected finding) in each record of the test.
+
+    The facts of the one-line summaries travel on the report (``invstab_checks``), so under
+    xdist the controller prints them from the workers' reports.
+    """
+    report = yield
+    if call.when == "call" and ITEM_RESULTS_KEY in item.stash:
+        from .report.records import check_line_facts
+
+        outcome = _outcome(report)
+        facts = []
+        for _result, record in item.stash[ITEM_RESULTS_KEY]:
+            record["outcome"] = outcome
+            facts.append(check_line_facts(record))
+        report.invstab_checks = facts
+    return report
+
+
+class CheckLines:
+    """With ``-v``: one line per finished check (network, check, key number, threshold, seconds).
+
+    Registered per config; prints on the controller only (xdist workers print nothing).
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after pytest printed the outcome
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        checks = getattr(report, "invstab_checks", None)
+        if not checks or report.when != "call" or self.config.get_verbosity() < 1:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        from .progress import finished_line
+
+        for facts in checks:
+            reporter.write_line(finished_line(facts))
+
+
 # -- end of session -----------------------------------------------------------------------------
+# Runs that only list things (no test runs): they never write or replace a report.
+LISTING_OPTIONS = ("collectonly", "showfixtures", "show_fixtures_per_test", "markers", "help", "version")
+
+
+def _listing_only(config: pytest.Config) -> bool:
+    return any(getattr(config.option, name, False) for name in LISTING_OPTIONS)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
@@ -181,20 +318,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workeroutput"):  # an xdist worker: hand the records to the controller
         config.workeroutput[WORKER_KEY] = state.worker_payload()
         return
+    if _listing_only(config):
+        return
     if state.finish() and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# The stat that puts a failed compare gate into pytest's last line ("2 passed, 1 invstab gate failure").
+GATE_STAT = "invstab gate failure"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if SESSION_KEY not in config.stash or hasattr(config, "workeroutput"):
         return
-    lines = get_session(config).summary_lines()
+    state = get_session(config)
+    lines = state.summary_lines()
     if not lines:
         return
     terminalreporter.write_sep("=", "pytest-invstab")
     for line in lines:
         red = line.startswith(("ERROR", "regressions")) or "FAILED --" in line
         terminalreporter.write_line(line, red=red, yellow=line.startswith("warning"))
+    if state.gate_failed():
+        terminalreporter.stats.setdefault(GATE_STAT, []).append(state.gate_verdict())
 
 
 # -- optional plugins -----------------------------------------------------------------------------

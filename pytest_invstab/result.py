@@ -48,6 +48,9 @@ class CheckResult:
     operator: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=lambda: versions())
     artifacts: dict[str, str] = field(default_factory=dict)
+    #: The limits that failed the check (``["baseline_margin"]``, ``["tolerance_db", "require_gain_db"]``);
+    #: empty when it passed. Set by each check's judge step, shown by the reports.
+    failed_criteria: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -78,6 +81,7 @@ class CheckResult:
             "operator": _jsonable(self.operator),
             "versions": dict(self.versions),
             "artifacts": dict(self.artifacts),
+            "failed_criteria": list(self.failed_criteria),
         }
 
 

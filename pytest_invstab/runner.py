@@ -8,18 +8,34 @@ is plain Python; this module only reaches it through ``config.stash``.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .errors import InvstabError, UnsupportedRateError
+from .progress import Ticker
 from .session import InvstabSession, run_check
 from .settings import FIXTURE_ARGUMENTS, check_kwargs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .result import CheckResult
+
+class CheckFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """A check judged the model unstable (its verdict, not a crash or a bad input).
+
+    A subclass of pytest's ``Failed``, so the test fails as usual; mark a known instability with
+    ``pytest.mark.xfail(strict=True, raises=pytest_invstab.CheckFailed)`` and a crash or a bad
+    input inside the check is still reported as a failure, not as the expected xfail.
+    """
+
+    # As pytest's own Failed: reports show "CheckFailed: <message>", without a module path.
+    __module__ = "builtins"
+
 
 SESSION_KEY = pytest.StashKey[InvstabSession]()
 # (CheckResult, record) of every check a test ran, for junit properties and pytest-html extras.
@@ -71,13 +87,16 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     # Skip / fail outside the except blocks: the user's error is the message, not a chained traceback.
     skip_reason = problem = None
     try:
-        result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
+        with live_progress(item.config, marker):
+            result = run_check(marker, fixtures["reconstructor"], fixtures["operator"], fixtures["images"], kw)
     except UnsupportedRateError as exc:
         skip_reason = f"pytest-invstab {marker}: {exc}"
     except InvstabError as exc:
         problem = f"pytest-invstab {marker}: {exc}"
     except ImportError as exc:
         problem = f"pytest-invstab {marker}: the check is not available ({exc})"
+    except Exception as exc:  # the user's model raised: show its frames, not the plugin's
+        raise exc.with_traceback(user_frames(exc.__traceback__))
     if skip_reason is not None:
         skip_at_test(skip_reason)
     if problem is not None:
@@ -87,8 +106,50 @@ def run_and_record(item: pytest.Item, marker: str, fixtures: Mapping[str, Any], 
     if session.settings.junit_properties:
         item.user_properties.extend(junit_properties(record))
     if fail and not result.passed:
-        pytest.fail(failure_message(record), pytrace=False)
+        raise CheckFailed(failure_message(record), pytrace=False)
     return result
+
+
+def user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` without the frames of this package: what is left is the user's code (and torch's).
+
+    The check's own frames (checks, attacks, reconstructor) sit between the test and the user's
+    model; a model that raises should show its own line at the top, not ~100 lines of the plugin.
+    """
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(_PACKAGE):
+            kept.append(tb)
+        tb = tb.tb_next
+    out: TracebackType | None = None
+    for t in reversed(kept):
+        out = TracebackType(out, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return out
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def live_progress(config: pytest.Config, check: str) -> contextlib.AbstractContextManager[Any]:
+    """A ``Ticker`` showing ``[check 12 s]`` on an interactive terminal while a long check runs.
+
+    Nothing on xdist workers (their output is not a terminal) nor when output is piped or logged:
+    there pytest's own lines (``-v`` adds one per finished check) are the record.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    stream = sys.__stdout__
+    if (hasattr(config, "workerinput") or reporter is None or not getattr(reporter, "isatty", False)
+            or stream is None or not stream.isatty()):
+        return contextlib.nullcontext()
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str) -> None:
+        # Straight to the terminal (pytest's writer would count the backspaces as columns).
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            stream.write(text)
+            stream.flush()
+
+    return Ticker(check, write)
 
 
 def skip_at_test(reason: str) -> None:

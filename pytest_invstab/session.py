@@ -40,6 +40,11 @@ class InvstabSession:
         self.written: dict[str, str] = {}  # {"report": path, "html": path}
         self.started = time.time()
         self._counts: dict[str, int] = {}
+        # Parsed now, with or without --invstab-compare: a typo in a gate shows on day one, not on
+        # release day; an unknown metric is an error (InvalidInputError), never an ungated note.
+        self.thresholds: dict[str, Any] = {}
+        if settings.compare_fail:
+            self.thresholds = _report_module().parse_fail_thresholds(settings.compare_fail, known_only=True)
 
     # -- recording ---------------------------------------------------------------------
     def next_index(self, nodeid: str) -> int:
@@ -68,7 +73,10 @@ class InvstabSession:
         # (e.g. it failed then and passes now): remove it. Its name is ours (hash of the id).
         if folder.is_dir() and folder.parent == self.settings.results:
             shutil.rmtree(folder, ignore_errors=True)
+        started = time.perf_counter()
         record = save_and_record(nodeid, result, self.settings.results, index=index, mode=self.settings.save)
+        # What drawing and writing this check's artifacts cost (s), next to the check's own total_s.
+        record.setdefault("timings", {})["artifacts_s"] = time.perf_counter() - started
         if record.get("artifact_error"):
             self.note(record["artifact_error"])
         self.records.append(record)
@@ -122,11 +130,26 @@ class InvstabSession:
             comparison_dict = self._compare(records)
             if meta is not None and comparison_dict is not None:
                 meta["comparison"] = comparison_dict
-        if s.report is not None:
-            self._write("report", s.report, lambda p: _report_module().write_json(p, records, meta))
-        if s.html is not None:
-            self._write("html", s.html, lambda p: _report_module().write_html(p, records, meta))
-        return bool(self.errors) or bool(self.comparison is not None and self.comparison.failed)
+        for what, path, writer in (("report", s.report, "write_json"), ("html", s.html, "write_html")):
+            if path is None:
+                continue
+            if not records and Path(path).exists():  # never replace a report with an empty one
+                self.note(f"no check ran: {path} was left as it was")
+                continue
+            self._write(what, path, lambda p, w=writer: getattr(_report_module(), w)(p, records, meta))
+        return bool(self.errors) or self.gate_failed()
+
+    def gate_failed(self) -> bool:
+        """Whether the comparison with ``--invstab-compare`` (the release gate) failed."""
+        return bool(self.comparison is not None and self.comparison.failed)
+
+    def gate_verdict(self) -> str:
+        """One line: why the gate failed (counts of regressions and missing checks)."""
+        c = self.comparison
+        if c is None:
+            return ""
+        return (f"invstab gate failed: {len(c.regressions)} regressed, {len(c.missing_in_current)} missing "
+                f"against {self.settings.compare}")
 
     def _write(self, what: str, path: Path, writer: Callable[[Path], Any]) -> None:
         try:
@@ -139,11 +162,10 @@ class InvstabSession:
         report = _report_module()
         assert self.settings.compare is not None
         try:
-            thresholds = report.parse_fail_thresholds(self.settings.compare_fail)
             previous = report.load_report(self.settings.compare)
-            self.comparison = report.compare_reports(previous, records, thresholds)
+            self.comparison = report.compare_reports(previous, records, self.thresholds)
         except (InvstabError, OSError) as exc:
-            self.errors.append(f"pytest-invstab cannot compare with the previous report: {exc}")
+            self.errors.append(f"pytest-invstab cannot compare with the previous report {self.settings.compare}: {exc}")
             return None
         return self.comparison.to_dict()
 

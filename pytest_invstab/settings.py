@@ -21,6 +21,7 @@ from typing import Any
 
 from . import parsers as P
 from .errors import InvalidInputError
+from .threads import parse_threads
 
 SAVE_CHOICES = ("failed", "all", "none")
 BUDGET_CHOICES = ("quick", "standard", "thorough")
@@ -68,16 +69,24 @@ OPTIONS: dict[str, Option] = {
                metavar="PATH", is_path=True),
         Option("compare_fail", [], P.lines,
                "fail the session when METRIC regresses by more than THRESHOLD against --invstab-compare, "
-               "e.g. artifact:10%% (relative) or psnr:0.5 (absolute); repeatable", metavar="METRIC:THRESHOLD"),
+               "e.g. artifact:10%% (relative), psnr:0.5 (absolute, in dB, every rate) or psnr@0.25:0.5 (one rate); "
+               "repeatable", metavar="METRIC:THRESHOLD"),
         Option("device", "cpu", P.device, "device for the plugin's operators and images: cpu or cuda (default: cpu)",
                metavar="DEVICE"),
-        Option("seed", 0, P.integer(0), "seed of every check's randomness and of the sampling masks (default: 0)",
+        Option("seed", 0, P.integer(0), "seed of every check's randomness (default: 0); the sampling masks have their own, "
+               "ini invstab_mask_seed",
                metavar="INT"),
         Option("budget", "standard", P.choice(BUDGET_CHOICES),
                "search budget: quick, standard or thorough (scales steps and restarts; default: standard)",
                metavar="BUDGET"),
+        Option("threads", "auto", parse_threads,
+               "torch intra-op threads per test process: auto (cores divided by xdist workers, capped by "
+               "OMP_NUM_THREADS) or an integer (default: auto)", metavar="N|auto"),
         Option("junit_properties", False, P.boolean,
                "add each check's key metrics and verdict to the JUnit XML (record_property)"),
+        Option("sanity", True, P.boolean,
+               "run the sanity gate before every check (no verdict on a network no better than the direct "
+               "reconstruction); a marker's sanity= wins (default: true)", cli=False),
         # fixture defaults: ini only
         Option("size", 128, P.integer(8), "image size N (pixels) of the plugin's operators and phantoms (default: 128)",
                cli=False),
@@ -89,6 +98,9 @@ OPTIONS: dict[str, Option] = {
         Option("orientation", "columns", P.choice(("columns", "rows")),
                "Cartesian lines of the plugin's Fourier operators: columns (phase encoding along the width, "
                "as fastMRI and deepinv) or rows (default: columns)", cli=False),
+        Option("mask_seed", 0, P.integer(0),
+               "seed of the plugin's sampling masks (and coil maps), apart from --invstab-seed so that a new "
+               "attack seed keeps the operator the network sees (default: 0)", cli=False),
         Option("angles", 50, P.integer(1), "number of projection angles of radon_operator (default: 50)", cli=False),
         Option("coils", 8, P.integer(1), "number of coils of multicoil_operator (default: 8)", cli=False),
         Option("operator", "fourier", P.choice(OPERATOR_CHOICES),
@@ -115,10 +127,13 @@ class InvstabSettings:
     seed: int = 0
     budget: str = "standard"
     junit_properties: bool = False
+    sanity: bool = True
+    threads: str | int = "auto"
     size: int = 128
     rate: float = 0.33
     pattern: str = "cartesian"
     orientation: str = "columns"
+    mask_seed: int = 0
     angles: int = 50
     coils: int = 8
     operator: str = "fourier"
@@ -193,6 +208,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "stability": ("worst_case", "worst_case"),
     "detail_recovery": ("detail_recovery", "detail_recovery"),
     "more_samples": ("more_samples", "more_samples"),
+    "detail_erasure": ("erasure", "detail_erasure"),
 }
 
 # Arguments that name fixtures rather than being passed to the check, with their defaults.
@@ -206,40 +222,15 @@ FIXTURE_ARGUMENTS: dict[str, str] = {
 # cannot be imported (it is then reported at run time), otherwise its signature is read.
 _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "stability": ("eps", "max_artifact", "domain", "method", "steps", "restarts", "budget", "seed",
-                  "baseline", "attack_baseline", "gaussian_draws"),
-    "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed"),
-    "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed"),
+                  "baseline", "attack_baseline", "gaussian_draws", "max_ratio_to_baseline", "region", "budget_norm",
+                  "sanity", "sanity_min_gain_db"),
+    "detail_recovery": ("details", "min_recovery", "intensity", "baseline", "baseline_margin", "budget", "seed",
+                        "sanity", "sanity_min_gain_db"),
+    "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed",
+                     "operators", "masks", "allow_unnested", "sanity", "sanity_min_gain_db"),
+    "detail_erasure": ("details", "min_recovery", "intensity", "eps_max", "bisections", "min_eps", "steps", "baseline",
+                       "budget", "seed"),
 }
-
-# Shown by ``pytest --markers``. Kept static (building them from the checks' signatures would
-# import torch in every pytest run); tests/test_plugin_settings.py checks that the defaults
-# written here match the signatures.
-_FIXTURE_DOC = "reconstructor='reconstructor', operator='operator', images='reference_images'"
-MARKER_DOCS: dict[str, str] = {
-    "stability": (
-        "stability(eps=0.01, max_artifact=0.1, domain='image', method='budgeted', steps=None, restarts=None, "
-        "budget=None, seed=None, baseline='default', attack_baseline=False, gaussian_draws=None, "
-        f"{_FIXTURE_DOC}): search a worst-case perturbation r with ||r|| <= eps*||x|| (eps: relative size, "
-        "dimensionless; domain 'image' or 'measurements'; method 'budgeted', 'paper' or 'random') and fail "
-        "when the relative artifact ||f(A(x+r)) - f(Ax)||/||x|| exceeds max_artifact. budget/seed None: "
-        "--invstab-budget/--invstab-seed. Antun et al. 2020, instability 1 (tiny perturbations)."
-    ),
-    "detail_recovery": (
-        "detail_recovery(details='symbols', min_recovery=0.5, intensity=None, baseline='default', "
-        f"baseline_margin=None, budget=None, seed=None, {_FIXTURE_DOC}): insert a visible detail ('symbols', "
-        "'text', 'all' or a tensor [h, w]) of amplitude intensity (image units; None: half the dynamic range) "
-        "and fail when the network's recovery score (<= 1, 1 = perfect) is below min_recovery, or below the "
-        "CS baseline's minus baseline_margin. Antun et al. 2020, instability 2 (small structural changes)."
-    ),
-    "more_samples": (
-        "more_samples(rates=None, trained_rate=None, tolerance_db=1.0, require_gain_db=None, "
-        f"baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): reconstruct at strictly increasing "
-        "sampling rates (fractions in (0, 1], nested masks; None: around the operator's rate) and fail when "
-        "PSNR falls by more than tolerance_db (dB) as the rate grows, or gains less than require_gain_db (dB) "
-        "above trained_rate. Antun et al. 2020, instability 3 (more samples)."
-    ),
-}
-
 
 def check_function(marker: str) -> Callable[..., Any]:
     """The check run by a marker (imported lazily: it pulls in torch)."""
@@ -281,13 +272,21 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
 
     rules = [
         ("seed", V.check_seed, "must be a non-negative integer", True),
+        ("sanity", lambda v: V.flag("sanity", v), "must be True or False (False switches the sanity gate off)", False),
+        ("sanity_min_gain_db", V.sanity_min_gain, "must be a finite number of dB", False),
         ("budget", get_budget, f"must be one of {', '.join(BUDGET_CHOICES)}", True),
     ] + [(n, lambda v, n=n: V.positive_int(n, v, 1), "must be a positive integer", True)
          for n in ("steps", "restarts", "gaussian_draws")]
     if marker == "stability":
         rules += [
-            ("eps", lambda v: V.positive("eps", v),
-             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01)", False),
+            ("eps", lambda v: v if _over_one(v) else V.eps_levels(v),
+             "must be a positive number (relative perturbation size ||r||/||x||, e.g. 0.01) or a strictly "
+             "increasing tuple of them, e.g. (0.005, 0.01, 0.02, 0.04)", False),
+            # above 1: a percent written for a fraction (the rule's own message says so)
+            ("eps", lambda v: V.eps_levels(v) if _over_one(v) else v, None, False),
+            ("max_ratio_to_baseline", lambda v: V.positive("max_ratio_to_baseline", v),
+             "must be a positive number (network / baseline worst artifact, e.g. 3)", True),
+            ("budget_norm", lambda v: V.choice("budget_norm", v, ("x", "y", "full")), one_of(("x", "y", "full")), True),
             ("max_artifact", lambda v: V.positive("max_artifact", v, allow_zero=True),
              "must be a non-negative number (relative artifact ||f(A(x+r))-f(Ax)||/||x||, e.g. 0.1)", False),
             ("domain", lambda v: V.choice("domain", v, DOMAINS), one_of(DOMAINS), False),
@@ -303,6 +302,10 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
             ("baseline_margin", lambda v: V.positive("baseline_margin", v, allow_zero=True),
              "must be a non-negative number", True),
         ]
+    elif marker == "detail_erasure":
+        rules += [(n, lambda v, n=n: V.positive(n, v, allow_zero=n == "min_eps"), "must be a positive number "
+                   "(relative perturbation size ||r||/||x+d||)", False) for n in ("eps_max", "min_eps")]
+        rules.append(("min_recovery", V.min_recovery, "must be a recovery score <= 1, e.g. 0.5", False))
     elif marker == "more_samples":
         rules += [
             ("rates", V.check_rates, None, True),
@@ -311,8 +314,15 @@ def _argument_rules(marker: str) -> list[tuple[str, Callable[[Any], Any], str | 
              "must be a non-negative number of dB", False),
             ("require_gain_db", lambda v: V.positive("require_gain_db", v, allow_zero=True),
              "must be a non-negative number of dB", True),
+            ("allow_unnested", lambda v: V.flag("allow_unnested", v), "must be True or False", False),
         ]
     return rules
+
+
+def _over_one(value: Any) -> bool:
+    """Whether ``eps`` (a number or a sequence) holds a number above 1: a percent for a fraction."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 1 for v in values)
 
 
 def value_problems(marker: str, kwargs: Mapping[str, Any]) -> list[str]:
@@ -371,4 +381,6 @@ def check_kwargs(kwargs: Mapping[str, Any], settings: InvstabSettings) -> dict[s
     for name in ("seed", "budget"):
         if out.get(name) is None:
             out[name] = getattr(settings, name)
+    if out.get("sanity") is None and not settings.sanity:  # ini invstab_sanity = false; the check defaults to on
+        out["sanity"] = False
     return out

@@ -22,13 +22,20 @@ DETAIL_KINDS = ("symbols", "text", "all")
 
 
 def check_operator(op: Any) -> LinearOperator:
-    """``op`` must be a ``LinearOperator`` of this package."""
-    if not isinstance(op, LinearOperator):
+    """``op`` as a ``LinearOperator``: ours as they are; any object with forward/adjoint (or deepinv's
+    A/A_adjoint) and an image shape through :func:`pytest_invstab.operators.as_operator`."""
+    if isinstance(op, LinearOperator):
+        return op
+    has_map = any(callable(getattr(op, n, None)) for n in ("forward", "A"))
+    if not has_map:
         raise InvalidInputError(
-            f"operator must be a pytest_invstab.operators.LinearOperator, got {type(op).__name__}; "
-            "build one with FourierOperator(...), RadonOperator(...) or MatrixOperator(matrix, image_shape)"
+            f"operator must be a LinearOperator or an object with forward(x)/adjoint(y) (or deepinv's "
+            f"A/A_adjoint) and image_shape, got {type(op).__name__}; build one with FourierOperator(...), "
+            "RadonOperator(...), as_operator(obj, image_shape=...) or from_deepinv(physics)"
         )
-    return op
+    from .operators.protocol import as_operator
+
+    return as_operator(op)
 
 
 def check_reconstructor(f: Any) -> Reconstructor:
@@ -36,7 +43,9 @@ def check_reconstructor(f: Any) -> Reconstructor:
         raise InvalidInputError(
             f"reconstructor must be a callable f(y, op) -> image (or a torch.nn.Module), got {type(f).__name__}"
         )
-    return f
+    from .adapters.models import adapt_reconstructor  # a model taking (y, physics): deepinv's convention
+
+    return adapt_reconstructor(f)
 
 
 def as_image_batch(images: Any, op: LinearOperator, *, name: str = "images") -> torch.Tensor:
@@ -102,6 +111,44 @@ def positive(name: str, value: Any, *, allow_zero: bool = False, unit: str = "")
         unit = f" ({unit})" if unit else ""
         raise InvalidInputError(f"{name} must be a finite number {bound}{unit}, got {value!r}")
     return float(value)
+
+
+def perturbation_size(value: Any) -> float:
+    """``eps``: a relative size in (0, 1]; above 1 the perturbation is larger than the image,
+    almost surely a percent written for a fraction (``eps=10`` meant 10 %)."""
+    eps = positive("eps", value, unit="relative size ||r||/||x||, e.g. 0.01")
+    if eps > 1:
+        raise InvalidInputError(
+            f"eps is a fraction of the image's norm, not a percentage: 1 % is eps=0.01; got eps={value!r}, "
+            f"a perturbation {eps:g} times larger than the image; pass eps <= 1 (e.g. eps={eps / 100:g} for {eps:g} %)"
+        )
+    return eps
+
+
+def finite(name: str, value: Any, *, unit: str = "") -> float:
+    """A finite real number of either sign, else an ``InvalidInputError`` naming it."""
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))):
+        unit = f" ({unit})" if unit else ""
+        raise InvalidInputError(f"{name} must be a finite number{unit}, got {value!r}")
+    return float(value)
+
+
+def sanity_min_gain(value: Any) -> float:
+    """The sanity gate's threshold: a finite number of dB (negative lets the network be worse than direct)."""
+    return finite("sanity_min_gain_db", value,
+                  unit="dB the network's clean PSNR must exceed the direct reconstruction's; negative allows worse")
+
+
+def eps_levels(value: Any) -> tuple[float, ...]:
+    """``eps`` as a tuple of sizes: one number > 0, or a strictly increasing sequence of them (a curve)."""
+    if isinstance(value, (list, tuple)):
+        levels = tuple(perturbation_size(v) for v in value)
+        if not levels or any(b <= a for a, b in zip(levels, levels[1:])):
+            raise InvalidInputError(
+                f"eps as a robustness curve must be a non-empty strictly increasing sequence of sizes, e.g. "
+                f"(0.005, 0.01, 0.02, 0.04); got {value!r}")
+        return levels
+    return (perturbation_size(value),)
 
 
 def positive_int(name: str, value: Any, default: int) -> int:

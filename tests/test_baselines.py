@@ -173,7 +173,7 @@ def test_l1_wavelet_on_shepp_logan_fourier_cartesian_33():
     assert float(obj[-1]) < 0.05 * float(obj[0])
     # The reported objective is the true objective of the returned image (float32 rounding).
     lam = fista_module.DEFAULT_LAM_FACTOR * float(op.adjoint(y).abs().max())
-    w = Wavelet2D((128, 128), "db4")
+    w = Wavelet2D((128, 128), fista_module.DEFAULT_WAVELET)
     assert abs(_objective64(op, rec, y, lam, w) - float(obj[-1])) < 1e-4 * float(obj[-1])
     # Converged at the default iteration count: the proposed step and the accepted change.
     assert float(hist["step"][-1, 0]) < 1e-4
@@ -301,8 +301,8 @@ def test_cs_baseline_describe_and_defaults():
     f = CSBaseline()
     assert f.method == "tv" and f.iters == tv_module.DEFAULT_ITERS
     assert CSBaseline("l1-wavelet").iters == fista_module.DEFAULT_ITERS
-    assert CSBaseline("l1-wavelet").describe() == "CS l1-wavelet (db4; MFISTA, 400 iterations, λ=0.001·max|A*y|)"
-    assert CSBaseline("tv", lam=0.5, iters=10).describe() == "CS TV (Chambolle-Pock, 10 iterations, λ=0.5)"
+    assert CSBaseline("l1-wavelet").describe() == "CS l1-wavelet (haar; MFISTA, tol 3e-05, at most 800 iterations, λ=0.0001·max|A*y|)"
+    assert CSBaseline("tv", lam=0.5, iters=10, tol=None).describe() == "CS TV (Chambolle-Pock, 10 iterations, λ=0.5)"
     assert CSBaseline("tv").iters == tv_module.DEFAULT_ITERS
 
 

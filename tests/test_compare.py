@@ -164,3 +164,86 @@ def test_compare_with_loaded_report(tmp_path):
     assert d["failed"] and d["regressions"][0]["metric"] == "artifact" and d["regressions"][0]["threshold"] == "artifact:10%"
     with pytest.raises(InvalidInputError, match="load_report"):
         compare_reports({"meta": {}}, current(), {})
+
+
+def test_gate_metrics_cover_every_metric_with_a_direction_of_the_checks():
+    """The plugin refuses a compare-fail metric outside GATE_METRICS: the list must not drift from the checks."""
+    import torch
+
+    from pytest_invstab.checks.detail_recovery import detail_recovery
+    from pytest_invstab.checks.more_samples import more_samples
+    from pytest_invstab.checks.worst_case import worst_case
+    from pytest_invstab.images import shepp_logan
+    from pytest_invstab.operators.fourier import FourierOperator
+    from pytest_invstab.report.compare import is_gate_metric
+
+    op = FourierOperator(size=32, rate=0.5, seed=0)
+    x = shepp_logan(32)[None]
+
+    def f(y, o):
+        return o.adjoint(y)
+
+    off = dict(baseline=None, sanity=False)  # zero-filling is no better than itself: no gate here
+    results = [worst_case(f, op, x, steps=2, restarts=1, gaussian_draws=4, **off),
+               detail_recovery(f, op, x, **off), more_samples(f, op, x, rates=(0.25, 0.5), **off)]
+    names = {m for r in results for m in r.better}
+    assert names and all(is_gate_metric(m) for m in names), sorted(m for m in names if not is_gate_metric(m))
+    assert not is_gate_metric("artifcat") and not is_gate_metric("psnr@") and torch is not None
+
+
+def test_unknown_gate_metric_is_an_error_listing_the_valid_names():
+    with pytest.raises(InvalidInputError, match=r"unknown metric 'artifcat'.*artifact, amplification"):
+        parse_fail_thresholds(["artifcat:10%"], known_only=True)
+    assert set(parse_fail_thresholds(["artifact:10%,psnr@0.25:1"], known_only=True)) == {"artifact", "psnr@0.25"}
+
+
+def test_previous_record_with_a_verdict_but_no_passed_key_is_read_by_its_verdict():
+    prev = [{k: v for k, v in r.items() if k != "passed"} for r in PREVIOUS]
+    for r, old in zip(prev, PREVIOUS):
+        r["verdict"] = "passed" if old.get("passed") else "failed"
+    same = compare_reports(prev, PREVIOUS)
+    assert not [c for c in same.improvements + same.regressions if c.metric == "verdict"], same.format()
+    prev[0]["verdict"] = "failed"
+    flipped = compare_reports(prev, PREVIOUS)
+    assert [(c.metric, c.previous, c.current) for c in flipped.improvements] == [("verdict", "failed", "passed")]
+
+
+def test_previous_metric_stored_as_a_string_is_parsed_or_named():
+    prev = [dict(r, metrics={k: str(v) for k, v in r["metrics"].items()}) for r in PREVIOUS]
+    worse = [dict(r, metrics={k: (v * 2 if k == r["key_metric"] and r["better"].get(k, "lower") == "lower" else v)
+                              for k, v in r["metrics"].items()}) for r in PREVIOUS]
+    c = compare_reports(prev, worse)  # "0.2" was skipped before: the gate compared nothing
+    assert {ch.metric for ch in c.regressions} == {"artifact", "max_drop_db"} and c.failed
+    assert [ch.metric for ch in c.unchanged] == ["recovery"] and c.unchanged[0].previous == 0.9
+    bad = [dict(PREVIOUS[0], metrics={k: "n/a" for k in PREVIOUS[0]["metrics"]})]
+    with pytest.raises(InvalidInputError, match=r"previous report's .* 'n/a', which is not a number"):
+        compare_reports(bad, PREVIOUS[:1])
+
+
+# -- metric families and checks that are not gated ---------------------------------------------------
+def _samples(p25: float, p50: float, s25: float = 0.8) -> list[dict]:
+    better = {"max_drop_db": "lower", "psnr@0.25": "higher", "psnr@0.5": "higher", "ssim@0.25": "higher"}
+    return [rec("t.py::test_ms", "more_samples", {"max_drop_db": 0.1, "psnr@0.25": p25, "psnr@0.5": p50,
+                                                  "ssim@0.25": s25}, key="max_drop_db", better=better),
+            rec("t.py::test_wc", "worst_case", {"artifact": 0.2})]
+
+
+def test_a_metric_family_gates_every_rate():
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 31.0), parse_fail_thresholds(["psnr:0.5"]))
+    assert c.failed and [(r.metric, r.previous, r.current) for r in c.regressions] == [("psnr@0.5", 32.0, 31.0)]
+    assert [u.metric for u in c.unchanged] == ["psnr@0.25"]  # both rates compared, nothing else
+    # a rate's own threshold wins over its family's
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 31.0), parse_fail_thresholds(["psnr:0.5", "psnr@0.5:2"]))
+    assert not c.failed and {u.metric for u in c.unchanged} == {"psnr@0.25", "psnr@0.5"}
+    assert parse_fail_thresholds("psnr@0.25:0.5")["psnr@0.25"].value == 0.5
+    assert not any("no check reports" in n for n in c.notes)
+
+
+def test_every_check_is_gated_or_listed_as_not_gated():
+    c = compare_reports(_samples(30.0, 32.0), _samples(30.0, 32.0), parse_fail_thresholds(["ssim:1%"]))
+    assert c.gated == ["t.py::test_ms::more_samples#0"]
+    assert [r["nodeid"] for r in c.not_gated] == ["t.py::test_wc"]
+    lines = c.format()
+    assert "checks: 1 gated, 1 not gated" in lines[0]
+    assert "not gated (no gated metric in this check): t.py::test_wc worst_case#0" in lines
+    assert c.to_dict()["not_gated"] == ["t.py::test_wc::worst_case#0"]

@@ -96,11 +96,15 @@ def test_more_samples_pass_fail_and_curves(project: pytest.Pytester):
     recs = _records(project)
     good, bad = recs["test_zero_filled_improves"], recs["test_rescaled_gets_worse"]
     assert good["passed"] and good["metrics"]["max_drop_db"] <= 0.0
-    psnr = [good["metrics"][f"psnr@{r:g}"] for r in (0.2, 0.33, 0.5)]
+    # keys carry the operators' actual rates (32 columns: 6, 11 and 16 of them)
+    assert good["settings"]["actual_rates"] == pytest.approx([6 / 32, 11 / 32, 16 / 32])
+    psnr = [good["metrics"][f"psnr@{r:.4g}"] for r in good["settings"]["actual_rates"]]
     assert psnr[0] < psnr[1] < psnr[2]  # nested masks: more samples, better zero-filled image
     assert not bad["passed"] and bad["metrics"]["max_drop_db"] > 1.0
     folder = Path(bad["artifacts"]["result"]).parent
-    assert {"panel.png", "curves.png", "result.json"} <= {p.name for p in folder.iterdir()}
+    # the PSNR curve is drawn inside the panel (one figure), not as a separate curves.png
+    assert {"panel.png", "result.json"} <= {p.name for p in folder.iterdir()}
+    assert "curves.png" not in {p.name for p in folder.iterdir()} and bad["curves"]["series"]["network"]
 
 
 def test_operator_without_rates_skips_more_samples(project: pytest.Pytester):

@@ -193,7 +193,8 @@ def test_marker_docs_match_the_checks_signatures(marker):
     import inspect
     import re
 
-    from pytest_invstab.settings import MARKER_DOCS, check_function
+    from pytest_invstab.marker_docs import MARKER_DOCS
+    from pytest_invstab.settings import check_function
 
     doc = MARKER_DOCS[marker]
     signature_part = doc[len(marker) + 1: doc.index("):")]

@@ -205,16 +205,36 @@ def test_unwritable_results_folder_is_a_report_error(tmp_path, results):
     assert rec["check"] == "worst_case" and "--invstab-results" in rec["artifact_error"]
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root ignores permissions")
-def test_read_only_folder(tmp_path):
+def test_read_only_folder(tmp_path, monkeypatch):
+    """A folder that refuses new files. Root ignores permission bits (and CI runs as root), so
+    there the refusal is the one the OS gives a normal user, raised where the file is created."""
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    as_root = sys.platform == "win32" or os.geteuid() == 0
+    if as_root:
+        import pytest_invstab.report.artifacts as artifacts_module
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(ro))
+
+        monkeypatch.setattr(artifacts_module.tempfile, "mkstemp", refuse)
+    else:
+        ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
-        with pytest.raises(ReportError, match="--invstab-results"):
+        with pytest.raises(ReportError, match=r"could not write .*x\.json \(Permission denied\); .*--invstab-results"):
             atomic_write(ro / "x.json", "{}")
     finally:
         ro.chmod(stat.S_IRWXU)
+    assert list(ro.iterdir()) == []
+
+
+def test_write_over_a_folder_fails_for_root_too_and_leaves_no_temporary_file(tmp_path):
+    """os.replace onto a directory fails whoever runs the tests: the error names the option, no .tmp is left."""
+    target = tmp_path / "x.json"
+    target.mkdir()
+    with pytest.raises(ReportError, match="--invstab-results"):
+        atomic_write(target, "{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_save_and_record_modes(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 import numpy as np
@@ -15,6 +17,10 @@ from pytest_invstab.operators.fourier import FourierOperator
 from pytest_invstab.report.layouts import panel_rows
 from pytest_invstab.result import CheckResult
 from pytest_invstab.tensors import batch_norm
+
+# The toy reconstructors of this module (zero-filling, blurs, planted failures) are meant to be no better
+# than the direct reconstruction, so the sanity gate (tested in tests/test_sanity.py) is off here.
+worst_case = functools.partial(worst_case, sanity=False)
 
 N = 32
 
@@ -114,7 +120,7 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
     assert res.metrics["ball_fraction"] == 1.0 and res.metrics["ball_ci_low"] > 0.69
     assert res.metrics["psnr_perturbed"] < res.metrics["psnr_clean"] - 3
     assert re.fullmatch(
-        r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline 0\.0(098|099|10); amplification 5\d\.\dx",
+        r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline back_projection 0\.0(098|099|10); amplification 5\d\.\dx",
         res.message,
     ), res.message
     titles = [[t for t, _ in row] for row in panel_rows(res)]

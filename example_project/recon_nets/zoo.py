@@ -138,11 +138,11 @@ def build_network(name: str) -> torch.nn.Module:
 
 @functools.lru_cache(maxsize=None)
 def cs_reference():
-    """The stable reference of this project: isotropic TV by Chambolle-Pock (``CSBaseline("tv")``).
+    """The stable reference of this project: the TV (Chambolle–Pock) CS baseline (``CSBaseline("tv")``),
+    which is also the plugin's default.
 
-    It is also the plugin's default CS baseline (``CSBaseline()``); l1-wavelet (db4) is barely better
-    than zero filling on these piecewise-smooth phantoms with Cartesian line sampling, and a weak
-    reference would make every network look good.
+    Why TV rather than the l1-wavelet baseline: on these piecewise-smooth phantoms with Cartesian
+    line sampling l1-wavelet is much weaker, and a weak reference would make every network look good.
     """
     from pytest_invstab.baselines import CSBaseline
 

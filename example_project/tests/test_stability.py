@@ -4,7 +4,8 @@ Each test runs one of the plugin's checks (its marker) for every row (the ``netw
 parameter; fixtures in ``conftest.py``): the networks ``ell50``, ``deepmri`` and ``dagan``, and
 ``cs-<network>``, the stable reference (TV, ``zoo.cs_reference()``) on that network's operator and
 images. Every check also runs TV on the same data (``baseline=CS``). A network that a check
-finds unstable is marked ``xfail(strict=True)`` with what was measured, so the suite is green
+finds unstable is marked ``xfail(strict=True, raises=CheckFailed)`` with what was measured (a crash
+or a bad input inside a check is no CheckFailed, so it fails the run), so the suite is green
 exactly when the plugin detects what it should: an instability that disappears (XPASS) fails
 the run as loudly as a stable network that becomes unstable. The JSON report
 (``.invstab/report.json``) keeps every number; ``make_table.py`` turns it into README's tables.
@@ -33,7 +34,7 @@ from __future__ import annotations
 import pytest
 
 from example_project.recon_nets import zoo
-from pytest_invstab import detail_recovery, more_samples, stability
+from pytest_invstab import CheckFailed, detail_recovery, more_samples, stability
 
 CS = zoo.cs_reference()  # the stable reference, passed to every check as ``baseline``
 
@@ -55,7 +56,7 @@ def case(name: str, unstable: str | None = None, **marks: dict) -> object:
 
     ``marks`` adds marker arguments for this network only (``more_samples=dict(...)``).
     """
-    extra = [pytest.mark.xfail(strict=True, reason=unstable)] if unstable else []
+    extra = [pytest.mark.xfail(strict=True, raises=CheckFailed, reason=unstable)] if unstable else []
     return pytest.param(name, id=name, marks=extra + [getattr(pytest.mark, m)(**kw) for m, kw in marks.items()])
 
 

@@ -16,7 +16,8 @@ Two domains:
 Artifacts are always ``||f(y + .) - f(y)|| / ||x||`` (dimensionless), per image.
 
 One module per search: ``budgeted`` (the marker's default), ``paper`` (the paper's algorithm),
-``gradient_free`` (random directions), ``ball`` (Gaussian ball and Gaussian reference); shared
+``gradient_free`` (random directions), ``hidden`` (the default search's phase for instabilities
+behind flat gradients), ``region`` (the artifact inside a region), ``erase`` (make a detail vanish), ``ball`` (Gaussian ball and Gaussian reference); shared
 pieces: ``problem`` (the map under attack, projection, gradient), ``inputs`` (argument rules),
 ``results`` (result types). To add a search, add a module that builds a ``Problem`` and returns an
 ``AttackResult``, and re-export it here.
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 from .ball import gaussian_ball, gaussian_like
 from .budgeted import DEFAULT_RESTARTS, DEFAULT_STEPS, budgeted_search
+from .erase import erase_search
 from .gradient_free import DEFAULT_DRAWS, random_search
 from .inputs import DOMAINS
 from .paper import paper_search
+from .region import region_search
 from .results import AttackResult, BallResult, PaperSearchResult
 
 __all__ = [
@@ -40,8 +43,10 @@ __all__ = [
     "DOMAINS",
     "PaperSearchResult",
     "budgeted_search",
+    "erase_search",
     "gaussian_ball",
     "gaussian_like",
     "paper_search",
     "random_search",
+    "region_search",
 ]

@@ -20,13 +20,17 @@ from .inputs import check_inputs, count
 from .problem import Problem, check_finite, gradient
 from .results import PaperSearchResult
 
+#: ``lam="auto"``: this share of the local squared gain at ``r_0`` (the penalty then balances the
+#: artifact where the network's gain has fallen to that share of its value at ``x``).
+LAM_SHARE = 0.5
+
 
 def paper_search(
     f: Reconstructor,
     op: LinearOperator,
     x: torch.Tensor,
     *,
-    lam: float,
+    lam: "float | str",
     step: "float | str",
     momentum: float = 0.9,
     tau: float,
@@ -35,6 +39,7 @@ def paper_search(
     seed: int = 0,
     domain: str = "image",
     max_size: float | None = None,
+    size_limit: float | None = None,
 ) -> PaperSearchResult:
     """The search of Antun et al. (2020): gradient ascent with heavy-ball momentum on
 
@@ -54,14 +59,24 @@ def paper_search(
     inside that ball, and ``checkpoints`` are then fractions in (0, 1] of ``max_size``: r_j is
     the last iterate with ``||r|| <= checkpoints[j] * max_size * ||x||``; the search ends early
     once every image has stopped.
+
+    ``lam="auto"``: ``LAM_SHARE`` times the local squared gain ``lam_0`` at ``r_0`` (as for the
+    step), so that the penalty is on the network's scale. Without ``max_size`` the free-running
+    search never diverges with ``size_limit``: an image whose next iterate would exceed it (relative
+    to ``||x||`` or ``||y||``; ``None``: no limit, or 1, a perturbation as large as the image, with
+    ``lam="auto"``) stops there (its momentum is dropped); ``settings["stopped"]`` counts them.
     """
     x = check_inputs(f, op, x, domain)
-    iters, cps = _check_arguments(lam, step, momentum, tau, iters, checkpoints, max_size)
+    iters, cps = _check_arguments(0.0 if lam == "auto" else lam, step, momentum, tau, iters, checkpoints, max_size)
+    if size_limit is None:
+        size_limit = 1.0 if lam == "auto" else math.inf
+    else:
+        positive("size_limit", size_limit, unit="relative to ||x|| (or ||y||)")
     gen = torch.Generator(device=x.device).manual_seed(int(seed))
     with frozen(f), torch.enable_grad():
         prob = Problem(f, op, x, domain)
         r = (tau * prob.random(gen, "uniform")).requires_grad_(True)
-        saved, objective, finite = _ascend(prob, r, lam, step, momentum, iters, cps, max_size)
+        saved, objective, finite, info = _ascend(prob, r, lam, step, momentum, iters, cps, max_size, size_limit)
         check_finite(finite)
         perts = [s for s in saved if s is not None]
         outputs, sizes, arts = [], [], []
@@ -82,8 +97,9 @@ def paper_search(
         objective=objective,
         evaluations=prob.evaluations,
         seed=int(seed),
-        settings={"lam": float(lam), "step": step if step == "auto" else float(step), "momentum": float(momentum),
-                  "tau": float(tau), "iters": iters, "max_size": max_size},
+        settings={"lam": info["lam"], "step": step if step == "auto" else float(step), "momentum": float(momentum),
+                  "tau": float(tau), "iters": iters, "max_size": max_size, "size_limit": size_limit if math.isfinite(size_limit) else None,
+                  "stopped": info["stopped"]},
     )
 
 
@@ -114,8 +130,8 @@ def _check_arguments(lam: object, step: object, momentum: object, tau: object, i
     return n, cps
 
 
-def _ascend(prob: Problem, r: torch.Tensor, lam: float, step: "float | str", momentum: float, iters: int,
-            cps: list[float], max_size: float | None):
+def _ascend(prob: Problem, r: torch.Tensor, lam: "float | str", step: "float | str", momentum: float, iters: int,
+            cps: list[float], max_size: float | None, size_limit: float = 1.0):
     """The heavy-ball iteration from ``r_0 = r`` (updated in place); returns (the perturbations
     saved at the checkpoints, the objective ``[iterations, B]``, the finiteness flag)."""
     B, dtype, device = prob.batch, prob.op.dtype, prob.device
@@ -129,22 +145,29 @@ def _ascend(prob: Problem, r: torch.Tensor, lam: float, step: "float | str", mom
         saved = [torch.where(batch_view(size0 <= lim, r), r.detach(), 0) for lim in limits]
         active = size0 <= limits[-1]
     step_t = None if step == "auto" else torch.full((B,), float(step), dtype=dtype, device=device)
+    lam_t = None if lam == "auto" else torch.full((B,), float(lam), dtype=dtype, device=device)
+    free = torch.ones(B, dtype=torch.bool, device=device)  # free-running: not yet at size_limit
     for k in range(iters):
         out = prob.output(r)
         sq = prob.sq_dist(out)
         rr = batch_norm(r.detach()).square()
-        with torch.no_grad():
-            objective[k] = 0.5 * sq.detach() - 0.5 * lam * rr
-            finite &= torch.isfinite(sq.detach()).all()
         g = gradient(0.5 * sq.sum(), r)
         with torch.no_grad():
-            if step_t is None:  # "auto": the inverse local squared gain at r_0
-                # ||g|| / ||r|| >= the Rayleigh quotient <g, r>/||r||^2 and is positive: a cautious step
-                gain = batch_norm(g) / rr.sqrt().clamp_min(torch.finfo(rr.dtype).tiny)
-                step_t = (1.0 - momentum) / gain.clamp_min(torch.finfo(rr.dtype).tiny)
-            grad_q = g - lam * r
+            tiny = torch.finfo(rr.dtype).tiny
+            # ||g|| / ||r|| >= the Rayleigh quotient <g, r>/||r||^2 and is positive: the local squared gain
+            gain = batch_norm(g) / rr.sqrt().clamp_min(tiny)
+            if lam_t is None:  # "auto": a share of the local squared gain at r_0
+                lam_t = LAM_SHARE * gain
+            if step_t is None:  # "auto": the inverse local squared gain at r_0 (a cautious step)
+                step_t = (1.0 - momentum) / gain.clamp_min(tiny)
+            objective[k] = 0.5 * sq.detach() - 0.5 * lam_t * rr
+            finite &= torch.isfinite(sq.detach()).all()
+            grad_q = g - batch_view(lam_t, r) * r
             v.mul_(momentum).add_(grad_q * batch_view(step_t, grad_q))
             if max_size is None:
+                cand = r + v
+                free &= batch_norm(cand) <= size_limit * prob.ref_norm
+                v.mul_(batch_view(free, v))
                 r.add_(v)
                 for j, c in enumerate(cps):
                     if k + 1 == int(c):
@@ -161,7 +184,8 @@ def _ascend(prob: Problem, r: torch.Tensor, lam: float, step: "float | str", mom
         if max_size is not None and k % 4 == 3 and not bool(active.any()):
             objective = objective[: k + 1]
             break
-    return saved, objective, finite
+    return saved, objective, finite, {"lam": lam_t.cpu().tolist() if lam == "auto" else float(lam),  # type: ignore[union-attr]
+                                      "stopped": int((~free).sum())}
 
 
 __all__ = ["paper_search"]

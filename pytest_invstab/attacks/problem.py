@@ -24,8 +24,11 @@ class Problem:
     a host sync per step: searches accumulate a finiteness flag on the device instead.
     """
 
-    def __init__(self, f: Reconstructor, op: LinearOperator, x: torch.Tensor, domain: str):
+    def __init__(self, f: Reconstructor, op: LinearOperator, x: torch.Tensor, domain: str,
+                 weight: torch.Tensor | None = None):
         self.f, self.op, self.domain, self.x = f, op, domain, x
+        # region of interest (``[H, W]``, 0/1 or weights): artifacts are measured inside it only
+        self.weight = None if weight is None else weight.to(device=x.device, dtype=op.dtype)
         with torch.no_grad():
             self.y = op(x)
             self.clean = reconstruct(f, self.y, op).detach()
@@ -57,8 +60,9 @@ class Problem:
         return self.f(y, self.op)
 
     def sq_dist(self, out: torch.Tensor) -> torch.Tensor:
-        """``||out - f(y)||^2`` per image, ``[B]``."""
-        return sq_norm(out - self.clean)
+        """``||out - f(y)||^2`` per image (inside the region, when given), ``[B]``."""
+        d = out - self.clean
+        return sq_norm(d if self.weight is None else d * self.weight)
 
     def artifact(self, sq: torch.Tensor) -> torch.Tensor:
         """``||f(.) - f(y)|| / ||x||`` from the squared distance, ``[B]``."""
@@ -73,7 +77,7 @@ class Problem:
         return t
 
     def result(self, method: str, best: "Best", perturbed: torch.Tensor, sq: torch.Tensor, *, seed: int,
-               restart_artifacts: torch.Tensor, settings: dict) -> AttackResult:
+               restart_artifacts: torch.Tensor, settings: dict, trace: "Trace | None" = None) -> AttackResult:
         """The ``AttackResult`` of perturbation ``best.p`` with output ``perturbed`` at squared distance ``sq``."""
         return AttackResult(
             method=method,
@@ -87,6 +91,8 @@ class Problem:
             seed=int(seed),
             restart_artifacts=restart_artifacts,
             settings=settings,
+            trace=None if trace is None else trace.artifacts(self),
+            trace_evaluations=None if trace is None else list(trace.evals),
         )
 
 
@@ -106,6 +112,27 @@ class Best:
         self.p = torch.where(batch_view(better, self.p), p, self.p)
         if self.out is not None and out is not None:
             self.out = torch.where(batch_view(better, self.out), out, self.out)
+
+
+class Trace:
+    """Convergence trace: each image's best squared distance after each step, and the evaluation count.
+
+    ``record`` keeps a device tensor per step (no host sync); ``artifacts`` stacks them into the
+    running best artifact ``[steps, B]`` (a running maximum over restarts, so it never falls).
+    """
+
+    def __init__(self) -> None:
+        self.sq: list[torch.Tensor] = []
+        self.evals: list[int] = []
+
+    def record(self, sq: torch.Tensor, evaluations: int) -> None:
+        self.sq.append(sq.detach().clone())
+        self.evals.append(int(evaluations))
+
+    def artifacts(self, prob: Problem) -> torch.Tensor | None:
+        if not self.sq:
+            return None
+        return prob.artifact(torch.stack(self.sq).cummax(0).values).detach().cpu()
 
 
 def to_radius(t: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
@@ -133,4 +160,4 @@ def gradient(loss: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return g
 
 
-__all__ = ["Best", "Problem", "check_finite", "gradient", "to_radius"]
+__all__ = ["Best", "Problem", "Trace", "check_finite", "gradient", "to_radius"]

@@ -35,6 +35,9 @@ class AttackResult:
     seed: int
     restart_artifacts: torch.Tensor | None = None
     settings: dict = field(default_factory=dict)
+    #: convergence: best artifact so far ``[steps, B]`` after each step, at ``trace_evaluations`` evaluations
+    trace: torch.Tensor | None = None
+    trace_evaluations: list[int] | None = None
 
     @property
     def amplification(self) -> torch.Tensor:

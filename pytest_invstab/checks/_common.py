@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from ..operators.base import LinearOperator
 from ..reconstructor import describe_model, frozen, reconstruct
 from ..result import CheckResult
-from ..validate import Reconstructor
+from ..validate import Reconstructor, flag, sanity_min_gain
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class CheckInputs:
     """What every check validates first; each check's own arguments extend it.
 
     ``f``: the reconstructor, ``op``: the operator, ``x``: reference images ``[B, *op.image_shape]``,
-    ``base``: the resolved baseline (``resolve_baseline``) or ``None``.
+    ``base``: the resolved baseline (``resolve_baseline``) or ``None``, ``gate``: the sanity gate's
+    threshold (``gate_threshold``).
     """
 
     f: Any
@@ -36,6 +37,18 @@ class CheckInputs:
     seed: int
     budget: Budget
     base: Any
+    gate: float | None  # the sanity gate's min_gain_db (dB), None when sanity=False
+
+
+def gate_threshold(sanity: Any, min_gain_db: Any) -> float | None:
+    """The validated sanity gate setting: its ``min_gain_db`` (dB), or ``None`` with ``sanity=False``."""
+    min_gain = sanity_min_gain(min_gain_db)
+    return min_gain if flag("sanity", sanity) else None
+
+
+def gate_settings(gate: Any) -> Any:
+    """``settings['sanity']`` of a result: the gate's measurements, or ``'off (sanity=False)'``."""
+    return "off (sanity=False)" if gate is None else gate.settings()
 
 
 # -- baseline -----------------------------------------------------------------------------
@@ -75,12 +88,56 @@ def baseline_label(baseline: Any) -> str:
     return describe_model(baseline)
 
 
+def baseline_title(baseline: Any) -> str:
+    """How messages and panels name the baseline: "CS baseline" only for a ``CSBaseline``, else
+    "baseline <name>" (a user's baseline, e.g. "baseline zero_filled", is no CS reconstruction)."""
+    if baseline is None:
+        return "baseline"
+    try:
+        from ..baselines import CSBaseline
+    except ImportError:  # pragma: no cover - the baselines package is part of this project
+        CSBaseline = ()  # type: ignore[assignment]
+    if isinstance(baseline, CSBaseline):
+        return "CS baseline"
+    name = getattr(baseline, "__name__", None) or type(baseline).__name__
+    return f"baseline {name}"
+
+
 # -- running ------------------------------------------------------------------------------
 def run_reconstructor(f: Reconstructor, y: torch.Tensor, op: LinearOperator) -> torch.Tensor:
     """``f(y, op)`` without gradients, model frozen and restored, output validated (shape, finite)."""
     __tracebackhide__ = True
     with frozen(f), torch.no_grad():
         return reconstruct(f, y, op).detach()
+
+
+def run_baseline(base: Reconstructor, y: torch.Tensor, op: LinearOperator,
+                 x0: torch.Tensor | None = None) -> torch.Tensor:
+    """The baseline on every row of ``y`` ``[B, ...]``: every baseline call of a check goes through here.
+
+    Pass clean and perturbed measurements together (one batched solve). For the default
+    ``CSBaseline`` on this package's operators, rows solved before in this session (same
+    method, operator and measurements, and warm start) come from a cache
+    (``pytest_invstab.baselines.cache``) and the rest are solved in one batched call;
+    ``x0`` ``[B, *op.image_shape]`` is a warm start (used by ``CSBaseline`` only, ignored by
+    other callables). Returns ``[B, *op.image_shape]``, detached.
+    """
+    __tracebackhide__ = True
+    from ..baselines import cache
+
+    if not cache.cacheable(base, op):
+        return run_reconstructor(base, y, op)
+    keys = cache.row_keys(base, op, y, x0)
+    found = [cache.get(k) for k in keys]
+    todo = [i for i, v in enumerate(found) if v is None]
+    if todo:
+        idx = torch.tensor(todo, device=y.device)
+        start = None if x0 is None else x0.index_select(0, idx.to(x0.device))
+        solved = run_reconstructor(lambda yy, oo: base(yy, oo, x0=start), y.index_select(0, idx), op)
+        for j, i in enumerate(todo):
+            found[i] = solved[j]
+            cache.put(keys[i], solved[j])
+    return torch.stack([v for v in found])
 
 
 class Stopwatch:
@@ -198,10 +255,14 @@ __all__ = [
     "CheckInputs",
     "Stopwatch",
     "baseline_label",
+    "baseline_title",
     "fmt",
+    "gate_settings",
+    "gate_threshold",
     "make_result",
     "per_image_rows",
     "resolve_baseline",
+    "run_baseline",
     "run_reconstructor",
     "worst_index",
 ]

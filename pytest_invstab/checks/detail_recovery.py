@@ -52,6 +52,7 @@ from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
 from ..tensors import magnitude
 from . import _common as C
 from .detail_scoring import EDGE_SIGMA_PX, SUPPORT_DILATION_PX, dilate, resolve_details, score_all
+from .sanity import DEFAULT_MIN_GAIN_DB, sanity_gate
 
 #: Default ``min_recovery`` (dimensionless score, see the module docstring).
 DEFAULT_MIN_RECOVERY = 0.5
@@ -73,6 +74,8 @@ def detail_recovery(
     baseline_margin: float | None = None,
     budget: Any = "standard",
     seed: int = 0,
+    sanity: bool = True,
+    sanity_min_gain_db: float = DEFAULT_MIN_GAIN_DB,
 ) -> CheckResult:
     """Insert visible details into ``images`` and check that the reconstructor recovers them.
 
@@ -92,6 +95,10 @@ def detail_recovery(
     baseline_margin: if given, also fail when ``recovery < baseline recovery − baseline_margin``.
     budget: recorded for the report (this check runs no search).
     seed: seed of the default details' placement.
+    sanity, sanity_min_gain_db: the sanity gate (``checks.sanity``): before judging, stop with
+        ``MiswiredNetworkError`` (no verdict) when the network's mean PSNR on the clean images is
+        below the direct reconstruction's plus ``sanity_min_gain_db`` (dB, default 1); it reuses the
+        clean reconstructions this check makes anyway. ``sanity=False`` skips it.
 
     Returns a ``CheckResult``: key metric ``recovery`` (the worst detail and image, higher is
     better), ``recovery_<name>`` per detail (worst over images), ``intensity_recovery``,
@@ -101,16 +108,21 @@ def detail_recovery(
     the paper's Fig. 5 (``report.layouts.detail_recovery_rows``).
     """
     a = _validate(reconstructor, operator, images, details=details, min_recovery=min_recovery,
-                  intensity=intensity, baseline=baseline, baseline_margin=baseline_margin, budget=budget, seed=seed)
+                  intensity=intensity, baseline=baseline, baseline_margin=baseline_margin, budget=budget, seed=seed,
+                  sanity=sanity, sanity_min_gain_db=sanity_min_gain_db)
     clock = C.Stopwatch(a.op.device)
     run = _compute(a, clock)
+    gate = None if a.gate is None else sanity_gate("detail_recovery", a.f, a.op, a.x, a.base, min_gain_db=a.gate,
+                                                   net_clean=run.net_clean, base_clean=run.base_clean)
     metrics, (k_worst, b_worst) = _summary(run.scores, a.dets)
     base_metrics = _summary(run.base_scores, a.dets)[0] if run.base_scores is not None else {}
     if base_metrics:
         metrics["baseline_recovery"] = base_metrics["recovery"]
     passed, message, thresholds = _judge(a, metrics, a.dets[k_worst].name)
-    return _result(a, run, metrics, base_metrics, passed, message, thresholds, (k_worst, b_worst),
-                   clock.timings("network_s", "baseline_s"))
+    result = _result(a, run, metrics, base_metrics, passed, message, thresholds, (k_worst, b_worst),
+                     clock.timings("network_s", "baseline_s"), C.gate_settings(gate))
+    result.failed_criteria = _failed_criteria(a, metrics)
+    return result
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -127,7 +139,7 @@ class _Args(C.CheckInputs):
 
 
 def _validate(reconstructor, operator, images, *, details, min_recovery, intensity, baseline, baseline_margin,
-              budget, seed) -> _Args:
+              budget, seed, sanity, sanity_min_gain_db) -> _Args:
     f = V.check_reconstructor(reconstructor)
     op = V.check_operator(operator)
     seed = V.check_seed(seed)
@@ -141,7 +153,8 @@ def _validate(reconstructor, operator, images, *, details, min_recovery, intensi
     budget_obj = get_budget(budget)
     base = C.resolve_baseline(baseline)
     dets = resolve_details(details, (int(op.image_shape[0]), int(op.image_shape[1])), seed)
-    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, details=details, dets=dets,
+    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base,
+                 gate=C.gate_threshold(sanity, sanity_min_gain_db), details=details, dets=dets,
                  min_recovery=min_recovery, intensity_given=intensity is not None, amp=_intensities(intensity, x),
                  margin=margin)
 
@@ -187,7 +200,7 @@ def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
     run = _Run(xd, d, out[:n], out[n:], score_all(out[:n], out[n:], x, xd, regions))
     if a.base is not None:
         with clock("baseline_s"):
-            bout = C.run_reconstructor(a.base, y, a.op)
+            bout = C.run_baseline(a.base, y, a.op)
         run.base_clean, run.base_det = bout[:n], bout[n:]
         run.base_scores = score_all(run.base_clean, run.base_det, x, xd, regions)
     return run
@@ -212,31 +225,41 @@ def _judge(a: _Args, metrics: dict[str, float], worst_name: str) -> tuple[bool, 
     """``(passed, message, thresholds)``: recovery at least ``min_recovery`` (and the baseline margin)."""
     recovery, base_rec, margin = metrics["recovery"], metrics.get("baseline_recovery"), a.margin
     thresholds: dict[str, float] = {"recovery": a.min_recovery}
-    passed = recovery >= a.min_recovery
+    failed = _failed_criteria(a, metrics)
+    passed = not failed
+    title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
     reasons = []
-    if not passed:
+    if "min_recovery" in failed:
         reasons.append(f"recovery {C.fmt(recovery)} < min_recovery {C.fmt(a.min_recovery)} (worst: {worst_name})")
     if margin is not None:
         thresholds["baseline_margin"] = margin
-        if base_rec is not None and recovery < base_rec - margin:
-            passed = False
+        if "baseline_margin" in failed:
             reasons.append(
-                f"recovery {C.fmt(recovery)} < CS baseline {C.fmt(base_rec)} - baseline_margin {C.fmt(margin)} "
+                f"recovery {C.fmt(recovery)} < {title} {C.fmt(base_rec)} - baseline_margin {C.fmt(margin)} "
                 f"(worst: {worst_name})"
             )
     if passed:
         message = f"recovery {C.fmt(recovery)} >= min_recovery {C.fmt(a.min_recovery)} (worst: {worst_name})"
     else:
         message = "; ".join(reasons)
-    if base_rec is not None and "CS baseline" not in message:
-        message += f"; CS baseline {C.fmt(base_rec)}"
+    if base_rec is not None and f"{title} " not in message:
+        message += f"; {title} {C.fmt(base_rec)}"
     return passed, message, thresholds
+
+
+def _failed_criteria(a: _Args, metrics: dict[str, float]) -> list[str]:
+    """The limits ``_judge`` failed the check on (same rules), for the reports."""
+    recovery, base_rec = metrics["recovery"], metrics.get("baseline_recovery")
+    failed = ["min_recovery"] if not recovery >= a.min_recovery else []
+    if a.margin is not None and base_rec is not None and recovery < base_rec - a.margin:
+        failed.append("baseline_margin")
+    return failed
 
 
 # -- result -----------------------------------------------------------------------------------------
 def _result(a: _Args, run: _Run, metrics: dict[str, float], base_metrics: dict[str, float], passed: bool,
             message: str, thresholds: dict[str, float], worst: tuple[int, int],
-            timings: dict[str, float]) -> CheckResult:
+            timings: dict[str, float], sanity_settings: Any) -> CheckResult:
     k_worst, b = worst
     better = {"recovery": HIGHER_IS_BETTER, "intensity_recovery": HIGHER_IS_BETTER,
               "edge_recovery": HIGHER_IS_BETTER, "detail_error": LOWER_IS_BETTER}
@@ -252,10 +275,10 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], base_metrics: dict[s
         images["baseline"] = run.base_det[b]
     return C.make_result(
         "detail_recovery", passed=passed, message=message, metrics=metrics, key_metric="recovery",
-        reconstructor=a.f, operator=a.op, seed=a.seed, settings=_settings(a, a.dets[k_worst].name, b),
+        reconstructor=a.f, operator=a.op, seed=a.seed, settings={**_settings(a, a.dets[k_worst].name, b), "sanity": sanity_settings},
         thresholds=thresholds, baseline=base_metrics, better=better, timings=timings,
         per_image=C.per_image_rows(**per_image_cols), arrays=_arrays(a, run),
-        images={k: v.detach().cpu() for k, v in images.items()},
+        images={k: v.detach().cpu() for k, v in images.items()}, figure={"baseline": C.baseline_title(a.base)},
     )
 
 

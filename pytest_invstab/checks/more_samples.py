@@ -26,74 +26,17 @@ import torch
 
 from .. import validate as V
 from ..budget import get_budget
-from ..errors import InvalidInputError, UnsupportedRateError
+from ..errors import InvalidInputError
 from ..metrics import psnr, ssim
 from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
 from ..validate import check_rates
 from . import _common as C
+from .rate_family import DEFAULT_RATE_FACTORS, RateFamily, build_family, default_rates, samples_nested
+from .sanity import DEFAULT_MIN_GAIN_DB, sanity_gate
 
-#: Default grid: these multiples of the operator's rate, capped at 1 (duplicates dropped).
-DEFAULT_RATE_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 #: Default ``tolerance_db`` (dB).
 DEFAULT_TOLERANCE_DB = 1.0
-
-
-# -- rates ------------------------------------------------------------------------------------
-def default_rates(rate: float, trained_rate: float | None = None) -> tuple[float, ...]:
-    """The default grid: ``DEFAULT_RATE_FACTORS`` times ``rate`` capped at 1, plus ``trained_rate``.
-
-    Rounded to 6 decimals, sorted, without duplicates; e.g. rate 0.25 gives
-    ``(0.125, 0.1875, 0.25, 0.375, 0.5, 0.75)``.
-    """
-    grid = {round(min(1.0, f * float(rate)), 6) for f in DEFAULT_RATE_FACTORS}
-    if trained_rate is not None:
-        grid.add(round(float(trained_rate), 6))
-    return tuple(sorted(r for r in grid if r > 0))
-
-
-def _at_rate(op: LinearOperator, rate: float) -> LinearOperator:
-    """``op.at_rate(rate)`` with the reason in the error when the operator cannot change its rate."""
-    try:
-        new = op.at_rate(rate)
-    except UnsupportedRateError as exc:
-        raise UnsupportedRateError(
-            f"more_samples needs the operator at other sampling rates (operator.at_rate({rate:g})), but {exc}"
-        ) from exc
-    if not isinstance(new, LinearOperator) or tuple(new.image_shape) != tuple(op.image_shape):
-        raise InvalidInputError(
-            f"{type(op).__name__}.at_rate({rate:g}) must return a LinearOperator with the same image shape "
-            f"{list(op.image_shape)}; fix the operator's at_rate"
-        )
-    return new
-
-
-def _sample_set(op: LinearOperator) -> Any:
-    """What an operator samples, for the nesting check: a bool mask, or a set of angles (or None)."""
-    mask = getattr(op, "mask", None)
-    if isinstance(mask, torch.Tensor) and mask.dtype == torch.bool:
-        return mask.detach().cpu()
-    angles = getattr(op, "angles", None)
-    if isinstance(angles, torch.Tensor):
-        return {round(float(a), 9) for a in angles.detach().cpu().flatten()}
-    return None
-
-
-def samples_nested(ops: Sequence[LinearOperator]) -> bool | None:
-    """Whether each operator samples a subset of the next one's samples (None: cannot tell)."""
-    sets = [_sample_set(o) for o in ops]
-    if any(s is None for s in sets):
-        return None
-    for a, b in zip(sets, sets[1:]):
-        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-            if a.shape != b.shape or bool((a & ~b).any()):
-                return False
-        elif isinstance(a, set) and isinstance(b, set):
-            if not a <= b:
-                return False
-        else:
-            return None
-    return True
 
 
 # -- curve analysis -----------------------------------------------------------------------------
@@ -108,10 +51,6 @@ def max_drop(values: Sequence[float]) -> tuple[float, int, int]:
         if values[j] > running_max:
             running_max, arg = values[j], j
     return float(best), bi, bj
-
-
-def _nearest(rates: Sequence[float], rate: float) -> int:
-    return min(range(len(rates)), key=lambda i: (abs(rates[i] - rate), i))
 
 
 def _key(rate: float) -> str:
@@ -131,6 +70,11 @@ def more_samples(
     baseline: Any = "default",
     budget: Any = "standard",
     seed: int = 0,
+    operators: Any = None,
+    masks: Any = None,
+    allow_unnested: bool = False,
+    sanity: bool = True,
+    sanity_min_gain_db: float = DEFAULT_MIN_GAIN_DB,
 ) -> CheckResult:
     """PSNR and SSIM of the network and the CS baseline over growing, nested sampling rates.
 
@@ -142,10 +86,22 @@ def more_samples(
     images: reference images ``[B, H, W]`` (or one ``[H, W]``).
     rates: sampling rates in (0, 1], strictly increasing (at least two). Default
         :func:`default_rates`: 0.5, 0.75, 1, 1.5, 2 and 3 times ``operator.rate`` capped at 1,
-        plus ``trained_rate``.
+        plus ``trained_rate``. Curves, ``psnr@<rate>`` keys and messages use each operator's
+        *actual* rate (``op.rate``; Cartesian masks round to whole lines), the requested ones
+        are in ``settings['requested_rates']``.
+    operators, masks: instead of ``rates``, the user's operators (a list by increasing rate, or
+        ``{rate: operator}``) or boolean ``[H, W]`` masks (made into operators of ``operator``'s
+        kind, multi-coil with the same coil maps). They must be nested (``checks.rate_family``):
+        a pair that is not is one ``InvalidInputError``, unless ``allow_unnested=True``, which the
+        message and ``settings['nested']`` / ``settings['unnested']`` then state.
     trained_rate: the rate the network was trained at (drawn as a dashed line; the gain is
-        measured from the grid rate nearest to it). ``None``: the gain is measured from the
-        smallest rate and the line marks ``operator.rate``.
+        measured from it). It must be one of the rates (a requested rate, or an actual rate
+        within 0.005), else an ``InvalidInputError``; the default grid includes it. ``None``: the
+        gain is measured from the smallest rate and the line marks the rate nearest ``operator.rate``.
+    sanity, sanity_min_gain_db: the sanity gate (``checks.sanity``) at the trained (or the
+        operator's) rate, on the reconstructions this check makes anyway: stop with
+        ``MiswiredNetworkError`` (no verdict) when the network's mean PSNR there is below the direct
+        reconstruction's plus ``sanity_min_gain_db`` (dB, default 1). ``sanity=False`` skips it.
     tolerance_db: largest allowed PSNR fall (dB) from one rate to any larger one.
     require_gain_db: if set, the network must gain at least this many dB from the trained (or
         smallest) rate to the largest whenever the CS baseline does.
@@ -159,30 +115,44 @@ def more_samples(
     """
     a = _validate(reconstructor, operator, images, rates=rates, trained_rate=trained_rate,
                   tolerance_db=tolerance_db, require_gain_db=require_gain_db, baseline=baseline, budget=budget,
-                  seed=seed)
+                  seed=seed, operators=operators, masks=masks, allow_unnested=allow_unnested, sanity=sanity,
+                  sanity_min_gain_db=sanity_min_gain_db)
     clock = C.Stopwatch(a.op.device)
     run = _compute(a, clock)
+    gate = None if a.gate is None else sanity_gate(
+        "more_samples", a.f, a.ops[run.i_ref], a.x, a.base, min_gain_db=a.gate, net_clean=run.ref_out[0],
+        base_clean=run.ref_out[1])
+    run.gate = C.gate_settings(gate)
     metrics, better, base_metrics = _metrics(a, run)
     passed, message, thresholds = _judge(a, run)
-    return _result(a, run, metrics, better, base_metrics, passed, message, thresholds,
-                   clock.timings("network_s", "baseline_s"))
+    result = _result(a, run, metrics, better, base_metrics, passed, message, thresholds,
+                     clock.timings("network_s", "baseline_s"))
+    result.failed_criteria = [r.split(" ", 1)[0] for r in _failed_rules(a, run)]
+    return result
 
 
 # -- validate ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Args(C.CheckInputs):
-    """Validated arguments; ``rate_list`` the grid, ``ops`` the operator at each rate (nested)."""
+    """Validated arguments; ``rate_list`` the actual rates of ``ops``, the operators by rate (``family``)."""
 
     tolerance_db: float
     gain_req: float | None
     trained: float | None
-    rate_list: tuple[float, ...]
-    rates_given: bool
-    ops: list[LinearOperator]
+    i_trained: int | None
+    family: RateFamily
+
+    @property
+    def ops(self) -> list[LinearOperator]:
+        return self.family.ops
+
+    @property
+    def rate_list(self) -> tuple[float, ...]:
+        return self.family.actual
 
 
 def _validate(reconstructor, operator, images, *, rates, trained_rate, tolerance_db, require_gain_db, baseline,
-              budget, seed) -> _Args:
+              budget, seed, operators, masks, allow_unnested, sanity, sanity_min_gain_db) -> _Args:
     f = V.check_reconstructor(reconstructor)
     op = V.check_operator(operator)
     seed = V.check_seed(seed)
@@ -190,13 +160,22 @@ def _validate(reconstructor, operator, images, *, rates, trained_rate, tolerance
     tolerance_db = V.positive("tolerance_db", tolerance_db, allow_zero=True, unit="dB")
     gain_req = V.optional(V.positive, "require_gain_db", require_gain_db, allow_zero=True, unit="dB")
     trained = V.optional(V.sampling_rate, "trained_rate", trained_rate)
-    rate_list = default_rates(op.rate, trained) if rates is None else check_rates(rates)
     budget_obj = get_budget(budget)
     base = C.resolve_baseline(baseline)
-    # Every rate goes through at_rate (also the operator's own), so the family is nested.
-    ops = [_at_rate(op, r) for r in rate_list]
-    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, tolerance_db=tolerance_db,
-                 gain_req=gain_req, trained=trained, rate_list=rate_list, rates_given=rates is not None, ops=ops)
+    gate = C.gate_threshold(sanity, sanity_min_gain_db)
+    # On the rates path every rate goes through at_rate (also the operator's own), so the family is nested.
+    family = build_family(op, rates=rates, operators=operators, masks=masks, trained=trained,
+                          allow_unnested=V.flag("allow_unnested", allow_unnested))
+    i_trained = None if trained is None else family.index_of(trained)
+    if trained is not None and i_trained is None:
+        req = [r for r in family.requested if r is not None]
+        raise InvalidInputError(
+            f"trained_rate={trained:g} is not one of the rates of more_samples (actual rates "
+            f"{[round(r, 4) for r in family.actual]}" + (f", requested {req}" if req else "") + "); add it to "
+            "rates= (or give the operator or mask of that rate), or pass the rate the network was trained at"
+        )
+    return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base, gate=gate, tolerance_db=tolerance_db,
+                 gain_req=gain_req, trained=trained, i_trained=i_trained, family=family)
 
 
 # -- compute ----------------------------------------------------------------------------------------
@@ -208,10 +187,12 @@ class _Run:
     ssim_net: torch.Tensor
     psnr_base: torch.Tensor
     ssim_base: torch.Tensor
-    i_ref: int  # grid index nearest the trained (or the operator's) rate
+    i_ref: int  # grid index of the trained rate (or nearest the operator's rate)
     i_gain: int  # grid index the gain is measured from
     show: list[int]  # grid indices shown in the panel
     shown: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = field(default_factory=dict)
+    ref_out: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)  # network, baseline at i_ref
+    gate: Any = None  # settings of the sanity gate
 
     @property
     def net_curve(self) -> list[float]:
@@ -224,12 +205,15 @@ class _Run:
 
 def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
     """Reconstruct at every rate with the network (and the baseline); keep the shown rates' images."""
-    ref_rate = a.trained if a.trained is not None else float(a.op.rate)
-    i_ref = _nearest(a.rate_list, ref_rate)
+    if a.i_trained is not None:
+        i_ref = a.i_trained
+    else:
+        i_ref = min(range(len(a.rate_list)), key=lambda i: (abs(a.rate_list[i] - float(a.op.rate)), i))
     n_rates, n_img = len(a.rate_list), a.x.shape[0]
     psnr_net = torch.empty(n_rates, n_img, dtype=torch.float64)
     run = _Run(psnr_net, torch.empty_like(psnr_net), torch.empty_like(psnr_net), torch.empty_like(psnr_net),
                i_ref, i_ref if a.trained is not None else 0, sorted({0, i_ref, n_rates - 1}))
+    bout = None
     for i, op_r in enumerate(a.ops):
         with torch.no_grad():
             y = op_r(a.x)
@@ -237,14 +221,15 @@ def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
             out = C.run_reconstructor(a.f, y, op_r)
         run.psnr_net[i] = psnr(out, a.x).cpu().double()
         run.ssim_net[i] = ssim(out, a.x).cpu().double()
-        bout = None
         if a.base is not None:
-            with clock("baseline_s"):
-                bout = C.run_reconstructor(a.base, y, op_r)
+            with clock("baseline_s"):  # warm start from the previous rate's solution
+                bout = C.run_baseline(a.base, y, op_r, x0=bout)
             run.psnr_base[i] = psnr(bout, a.x).cpu().double()
             run.ssim_base[i] = ssim(bout, a.x).cpu().double()
         if i in run.show:
             run.shown[i] = (out.cpu(), None if bout is None else bout.cpu())
+        if i == i_ref:
+            run.ref_out = (out, bout)
     return run
 
 
@@ -273,34 +258,47 @@ def _metrics(a: _Args, run: _Run) -> tuple[dict[str, float], dict[str, str], dic
 def _judge(a: _Args, run: _Run) -> tuple[bool, str, dict[str, float]]:
     """``(passed, message, thresholds)``: PSNR may not fall by more than ``tolerance_db``; the gain rule."""
     rates, net_curve = a.rate_list, run.net_curve
-    drop, di, dj = max_drop(net_curve)
+    drop = max_drop(net_curve)[0]
     gain = net_curve[-1] - net_curve[run.i_gain]
     base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
     thresholds: dict[str, float] = {"max_drop_db": a.tolerance_db}
-    passed = drop <= a.tolerance_db
-    reasons: list[str] = []
-    if not passed:
-        reasons.append(
-            f"PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(a.tolerance_db)} dB "
-            f"({C.fmt(net_curve[di], 1)} dB at rate {rates[di]:.3g} -> "
-            f"{C.fmt(net_curve[dj], 1)} dB at {rates[dj]:.3g})"
-        )
+    title = C.baseline_title(a.base)  # "CS baseline" only for the CS one
+    reasons = [r.split(" ", 1)[1] for r in _failed_rules(a, run)]
+    passed = not reasons
     gain_from = f"from rate {rates[run.i_gain]:.3g} to {rates[-1]:.3g}"
     if a.gain_req is not None:
         thresholds["gain_db"] = a.gain_req
-        baseline_gains = base_gain is None or base_gain >= a.gain_req
-        if gain < a.gain_req and baseline_gains:
-            passed = False
-            why = "" if base_gain is None else f" while the CS baseline gains {C.fmt(base_gain)} dB"
-            reasons.append(f"network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} {gain_from}{why}")
     if passed:
         message = (f"max PSNR drop {C.fmt(drop)} dB <= tolerance_db {C.fmt(a.tolerance_db)} dB over rates "
                    f"{rates[0]:.3g}-{rates[-1]:.3g}; network gains {C.fmt(gain)} dB {gain_from}")
     else:
         message = "; ".join(reasons)
-    if base_gain is not None and "CS baseline gains" not in message:
-        message += f"; CS baseline gains {C.fmt(base_gain)} dB"
+    if base_gain is not None and f"{title} gains" not in message:
+        message += f"; {title} gains {C.fmt(base_gain)} dB"
+    if a.family.unnested is not None:
+        message += f"; warning, allow_unnested=True: {a.family.unnested}"
     return passed, message, thresholds
+
+
+def _failed_rules(a: _Args, run: _Run) -> list[str]:
+    """``"<criterion> <reason>"`` for each limit the check fails (``tolerance_db``, ``require_gain_db``)."""
+    rates, net_curve = a.rate_list, run.net_curve
+    drop, di, dj = max_drop(net_curve)
+    failed: list[str] = []
+    if not drop <= a.tolerance_db:
+        failed.append(
+            f"tolerance_db PSNR falls {C.fmt(drop)} dB > tolerance_db {C.fmt(a.tolerance_db)} dB "
+            f"({C.fmt(net_curve[di], 1)} dB at rate {rates[di]:.3g} -> "
+            f"{C.fmt(net_curve[dj], 1)} dB at {rates[dj]:.3g})"
+        )
+    if a.gain_req is not None:
+        gain = net_curve[-1] - net_curve[run.i_gain]
+        base_gain = None if a.base is None else run.base_curve[-1] - run.base_curve[run.i_gain]
+        if gain < a.gain_req and (base_gain is None or base_gain >= a.gain_req):
+            why = "" if base_gain is None else f" while the {C.baseline_title(a.base)} gains {C.fmt(base_gain)} dB"
+            failed.append(f"require_gain_db network gains {C.fmt(gain)} dB < require_gain_db {C.fmt(a.gain_req)} "
+                          f"from rate {rates[run.i_gain]:.3g} to {rates[-1]:.3g}{why}")
+    return failed
 
 
 # -- result -----------------------------------------------------------------------------------------
@@ -309,12 +307,12 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, st
     # The worst image (largest fall of its own PSNR curve) is the one shown in the panel.
     per_drop = [max_drop(run.psnr_net[:, b].tolist())[0] for b in range(a.x.shape[0])]
     b = C.worst_index(per_drop, "lower")
-    ref_rate = a.trained if a.trained is not None else float(a.op.rate)
+    ref_rate = a.rate_list[run.i_ref]
     curves = {
         "x": list(a.rate_list),
         "xlabel": "sampling rate",
         "ylabel": "PSNR (dB)",
-        "series": {"network": run.net_curve, **({"CS baseline": run.base_curve} if a.base is not None else {})},
+        "series": {"network": run.net_curve, **({C.baseline_title(a.base): run.base_curve} if a.base is not None else {})},
         "vline": ref_rate,
         "vline_label": "trained rate" if a.trained is not None else "operator's rate",
     }
@@ -322,6 +320,7 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, st
         max_drop_db=per_drop, **{f"psnr@{_key(r)}": run.psnr_net[i] for i, r in enumerate(a.rate_list)},
     )
     images, figure = _images(a, run, b)
+    figure = {**figure, "baseline": C.baseline_title(a.base)}
     return C.make_result(
         "more_samples", passed=passed, message=message, metrics=metrics, key_metric="max_drop_db",
         reconstructor=a.f, operator=a.op, seed=a.seed, settings=_settings(a, run, b), thresholds=thresholds,
@@ -330,13 +329,21 @@ def _result(a: _Args, run: _Run, metrics: dict[str, float], better: dict[str, st
     )
 
 
+_RULES = {"default": f"{list(DEFAULT_RATE_FACTORS)} x operator rate, capped at 1 (actual rates of at_rate)",
+          "rates": "given (actual rates of at_rate)", "operators": "the given operators' rates",
+          "masks": "the given masks' rates"}
+
+
 def _settings(a: _Args, run: _Run, worst: int) -> dict[str, Any]:
     return {
         "rates": list(a.rate_list),
-        "rates_rule": "given" if a.rates_given else f"{list(DEFAULT_RATE_FACTORS)} x operator rate, capped at 1",
+        "rates_rule": _RULES.get(a.family.source, a.family.source),
+        "requested_rates": list(a.family.requested),
         "actual_rates": [float(o.rate) for o in a.ops],
         "operators": [o.describe() for o in a.ops],
-        "nested": samples_nested(a.ops),
+        "nested": a.family.nested,
+        "unnested": a.family.unnested,
+        "sanity": run.gate,
         "trained_rate": a.trained,
         "gain_from_rate": a.rate_list[run.i_gain],
         "tolerance_db": a.tolerance_db,

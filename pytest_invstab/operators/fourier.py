@@ -19,33 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..errors import InvalidInputError, UnsupportedRateError
+from ..errors import InvalidInputError
 from .base import LinearOperator, check_real_dtype, complex_dtype_of
+from .masks import UserMaskPattern, as_mask
 from .sampling import PATTERNS, SamplingPattern, check_size
 
 DEFAULT_SIZE = 128
-
-
-def _check_mask(mask: Any, size: int | Sequence[int] | None) -> torch.Tensor:
-    if isinstance(mask, np.ndarray):
-        mask = torch.from_numpy(mask.copy())
-    if not isinstance(mask, torch.Tensor) or mask.dim() != 2:
-        raise InvalidInputError(
-            f"mask must be a boolean tensor of shape [H, W], got "
-            f"{type(mask).__name__}{list(mask.shape) if hasattr(mask, 'shape') else ''}"
-        )
-    if mask.dtype != torch.bool:
-        if mask.is_floating_point() or mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
-            raise InvalidInputError(f"mask must be boolean (or 0/1 integers), got dtype {mask.dtype}")
-        mask = mask.bool()
-    check_size(tuple(mask.shape), "mask shape")
-    if size is not None and check_size(size) != tuple(mask.shape):
-        raise InvalidInputError(
-            f"size={size!r} does not match the mask's shape {list(mask.shape)}; omit size or make them agree"
-        )
-    if not bool(mask.any()):
-        raise InvalidInputError("mask samples nothing (all False); keep at least one k-space sample")
-    return mask.cpu()
 
 
 def centred_fft2(x: torch.Tensor) -> torch.Tensor:
@@ -80,10 +59,11 @@ class MaskedFourierBase(LinearOperator):
         self.dtype = check_real_dtype(dtype)
         self.device = torch.device(device)
         if mask is not None:
-            m = _check_mask(mask, size)
-            self._pattern: SamplingPattern | None = None
-            self.pattern, self.seed, self.center_fraction = "custom", None, None
-            self.orientation = None
+            m = as_mask(mask, size)
+            # A user's mask keeps its samples first in a nested order, so at_rate works on it.
+            self._pattern: SamplingPattern | UserMaskPattern | None = UserMaskPattern(m, seed=seed)
+            self.pattern, self.seed, self.center_fraction = "custom", seed, None
+            self.orientation = self._pattern.orientation
         else:
             if pattern not in PATTERNS:
                 raise InvalidInputError(f"unknown sampling pattern {pattern!r}; choose one of {', '.join(PATTERNS)}")
@@ -128,15 +108,25 @@ class MaskedFourierBase(LinearOperator):
         grid = grid.index_copy(-1, self._index, y * self._phase.conj())
         return torch.fft.ifft2(grid.reshape(*y.shape[:-1], h, w), norm="ortho")
 
+    @classmethod
+    def from_mask_func(cls, mask_func: Any, shape: int | Sequence[int], seed: int = 0, **kwargs: Any) -> "MaskedFourierBase":
+        """An operator with the mask a fastMRI mask function draws for ``shape`` = ``(H, W)``.
+
+        Calls ``mask_func((1, H, W, 2), seed=seed)`` (fastMRI's k-space shape); fastMRI 0.3 returns
+        ``(mask, num_low_frequencies)``, older versions the mask alone: both are accepted. Extra
+        ``kwargs`` (``device``, ``dtype``, ``coils`` ...) go to the constructor.
+        """
+        return cls(size=shape, mask=mask_from_func(mask_func, shape, seed), seed=seed, **kwargs)
+
     # -- LinearOperator -------------------------------------------------------------------
     def at_rate(self, rate: float) -> "MaskedFourierBase":
-        """The same pattern and seed at another rate; its mask contains every sample of a smaller rate's."""
-        if self._pattern is None:
-            raise UnsupportedRateError(
-                f"{type(self).__name__} was built from a user-supplied mask, which defines no order in which "
-                "to add or drop samples; build it with pattern=... and seed=... to use at_rate, or pass masks "
-                "for each rate yourself"
-            )
+        """The same pattern and seed at another rate; its mask contains every sample of a smaller rate's.
+
+        For an operator built from a user's mask, the user's samples come first (nearest DC first)
+        and the other samples follow in our seeded order (see :class:`UserMaskPattern`), so
+        ``at_rate(op.rate)`` gives back exactly the user's mask. ``rate`` of the result is the
+        *actual* fraction kept (exact to one line or point).
+        """
         new = copy.copy(self)
         new._norm_cache = None
         new._set_mask(self._pattern.mask(rate))
@@ -176,8 +166,11 @@ class FourierOperator(MaskedFourierBase):
     center_fraction: fully sampled centre (see :class:`SamplingPattern`).
     orientation: Cartesian lines along ``"columns"`` (default: phase encoding along the width,
         as fastMRI and deepinv) or ``"rows"``.
-    mask: optional boolean ``[H, W]`` mask (centred layout, DC at ``(H//2, W//2)``); overrides
-        ``rate``/``pattern``/``seed``, and ``at_rate`` is then unsupported.
+    mask: optional mask in the centred layout (DC at ``(H//2, W//2)``): bool or 0/1, ``[H, W]``,
+        ``[W]``, fastMRI's ``[1, 1, W, 1]`` or deepinv's ``[B, C, H, W]`` (see
+        :func:`~pytest_invstab.operators.masks.as_mask`; 1-D and fastMRI masks need ``size``).
+        It overrides ``rate``/``pattern``; ``at_rate`` keeps the user's samples first and adds or
+        drops others in a nested order seeded by ``seed`` (:class:`UserMaskPattern`).
 
     Shapes: images complex ``[B, H, W]`` (real images are promoted), measurements complex
     ``[B, m]`` with ``m = mask.sum()``. ``A A* = I``, ``||A|| = 1``; ``direct`` = ``adjoint``
@@ -207,3 +200,13 @@ class FourierOperator(MaskedFourierBase):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return self._embed(y)
+
+
+def mask_from_func(mask_func: Any, shape: int | Sequence[int], seed: int = 0) -> torch.Tensor:
+    """The boolean ``[H, W]`` mask of a fastMRI-style ``mask_func(shape, seed=...)`` for ``(H, W)``."""
+    h, w = check_size(shape, "shape")
+    if not callable(mask_func):
+        raise InvalidInputError(f"mask_func must be callable like fastMRI's RandomMaskFunc, got {type(mask_func).__name__}")
+    out = mask_func((1, h, w, 2), seed=seed)
+    mask = out[0] if isinstance(out, tuple) else out
+    return as_mask(mask, (h, w))

@@ -17,7 +17,7 @@ import torch
 from ..errors import InvalidInputError
 from .fourier import MaskedFourierBase
 
-MIN_COILS, MAX_COILS = 4, 15
+MIN_COILS, MAX_COILS = 1, 32
 
 
 def synthetic_coil_maps(
@@ -53,8 +53,12 @@ def synthetic_coil_maps(
 class MultiCoilFourierOperator(MaskedFourierBase):
     """Multi-coil MRI with the same mask for every coil.
 
-    Parameters as :class:`~pytest_invstab.operators.FourierOperator`, plus ``coils`` (4 to 15)
-    and optional ``coil_maps`` (complex ``[coils, H, W]``; they are normalised to RSS 1).
+    Parameters as :class:`~pytest_invstab.operators.FourierOperator`, plus ``coils`` (1 to 32,
+    synthetic maps) or ``coil_maps`` (complex ``[coils, H, W]`` or ``[1, coils, H, W]``, e.g.
+    ESPIRiT maps or deepinv's ``physics.coil_maps``; ``coils`` is then inferred from them).
+    ``normalize_maps=True`` (default) divides user maps by their root-sum-of-squares, so
+    ``sum_c |S_c|^2 = 1`` and ``A* A = I`` at full sampling; ``normalize_maps=False`` keeps them
+    as given (needed to equal another library's operator exactly; the adjoint stays exact).
 
     Shapes: images complex ``[B, H, W]`` (real promoted), measurements complex ``[B, coils, m]``.
     Attributes ``mask`` (bool ``[H, W]``) and ``coil_maps`` (complex ``[coils, H, W]``, RSS 1).
@@ -65,37 +69,68 @@ class MultiCoilFourierOperator(MaskedFourierBase):
         size: int | Sequence[int] | None = None,
         rate: float = 0.33,
         pattern: str = "cartesian",
-        coils: int = 8,
+        coils: int | None = None,
         seed: int = 0,
         center_fraction: float = 0.08,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
         mask: torch.Tensor | np.ndarray | None = None,
-        coil_maps: torch.Tensor | None = None,
+        coil_maps: torch.Tensor | np.ndarray | None = None,
         orientation: str = "columns",
+        normalize_maps: bool = True,
     ):
+        if coil_maps is not None:
+            given = self._count_coils(coil_maps)
+            if coils is not None and coils != given:
+                raise InvalidInputError(
+                    f"coil_maps must be a tensor of shape [{coils}, H, W] for coils={coils}, got {given} coils; "
+                    "omit coils (it is inferred from coil_maps)"
+                )
+            coils = given
+        coils = 8 if coils is None else coils
         if isinstance(coils, bool) or not isinstance(coils, int) or not MIN_COILS <= coils <= MAX_COILS:
             raise InvalidInputError(
                 f"coils must be an int from {MIN_COILS} to {MAX_COILS}, got {coils!r}; for example coils=8"
             )
         self.coils = coils
+        self.normalize_maps = bool(normalize_maps)
         self._setup(size, rate, pattern, seed, center_fraction, device, dtype, mask, orientation)
         if coil_maps is None:
             maps = synthetic_coil_maps(self.image_shape, coils)
         else:
-            maps = self._check_maps(coil_maps)
+            maps = self._check_maps(coil_maps, normalize_maps)
         self._maps_cpu = maps.to(torch.complex128)
         self._place(self.device, self.dtype)
 
-    def _check_maps(self, maps: Any) -> torch.Tensor:
+    @staticmethod
+    def _count_coils(maps: Any) -> int:
+        if isinstance(maps, np.ndarray):
+            maps = torch.from_numpy(maps)
+        if not isinstance(maps, torch.Tensor) or maps.dim() not in (3, 4) or (maps.dim() == 4 and maps.shape[0] != 1):
+            got = list(maps.shape) if hasattr(maps, "shape") else type(maps).__name__
+            raise InvalidInputError(f"coil_maps must be a complex tensor [coils, H, W] (or [1, coils, H, W]), got {got}")
+        return int(maps.shape[-3])
+
+    def _check_maps(self, maps: Any, normalize: bool = True) -> torch.Tensor:
         shape = (self.coils, *self.image_shape)
+        if isinstance(maps, np.ndarray):
+            maps = torch.from_numpy(maps)
+        if isinstance(maps, torch.Tensor) and maps.dim() == 4:
+            maps = maps[0]
         if not isinstance(maps, torch.Tensor) or tuple(maps.shape) != shape:
             got = list(maps.shape) if hasattr(maps, "shape") else type(maps).__name__
             raise InvalidInputError(f"coil_maps must be a tensor of shape {list(shape)}, got {got}")
         maps = maps.detach().cpu().to(torch.complex128)
         rss = maps.abs().pow(2).sum(0).sqrt()
-        if not bool(torch.isfinite(rss).all()) or float(rss.min()) <= 0:
-            raise InvalidInputError("coil_maps must be finite and not all zero at any pixel (RSS > 0 everywhere)")
+        if not bool(torch.isfinite(rss).all()):
+            raise InvalidInputError("coil_maps must be finite (no NaN or Inf)")
+        if not normalize:
+            return maps
+        if float(rss.min()) <= 0:
+            raise InvalidInputError(
+                "coil_maps are zero at some pixel (normalising needs RSS > 0 everywhere); "
+                "pass normalize_maps=False to use them as they are"
+            )
         return maps / rss
 
     def _place(self, device: torch.device, dtype: torch.dtype) -> None:
@@ -116,4 +151,5 @@ class MultiCoilFourierOperator(MaskedFourierBase):
     def describe(self) -> dict[str, Any]:
         d = super().describe()
         d["coils"] = self.coils
+        d["normalize_maps"] = getattr(self, "normalize_maps", True)
         return d

@@ -39,7 +39,7 @@ import torch
 
 from ..errors import InvalidInputError
 from .base import LinearOperator, check_real_dtype
-from .radon_matrices import SparseApply, backprojector_matrices, radon_matrices
+from .radon_matrices import SparseApply, angle_rows, backprojector_matrices, radon_matrices
 from .sampling import check_rate, check_size, full_angle_count, nested_angles, uniform_angles
 
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "none")
@@ -210,11 +210,18 @@ class RadonOperator(LinearOperator):
     def at_rate(self, rate: float) -> "RadonOperator":
         """``round(rate * n_full)`` angles (at least 1) from the fine grid ``k pi / n_full``, nested across rates.
 
-        ``rate`` is in (0, 1]; ``n_full = ceil(pi/2 * size)``; the detectors are kept.
+        ``rate`` is in (0, 1]; ``n_full = ceil(pi/2 * size)``; the detectors are kept. The
+        matrices are the rows of the full grid's (built once, or read from the disk cache), so
+        a sweep over rates builds one matrix, not one per rate.
         """
         rate = check_rate(rate)
         n = max(1, int(round(rate * self.n_full)))
-        op = RadonOperator(self.size, nested_angles(n, self.n_full), self.n_detectors, self.device, self.dtype)
+        angles = nested_angles(n, self.n_full)
+        grid = uniform_angles(self.n_full)
+        index = torch.round(angles * (self.n_full / math.pi)).to(torch.long)
+        if torch.equal(grid[index], angles):  # always, by construction: then nothing is built
+            angle_rows(self.size, grid, index, self.n_detectors, self.device, self.dtype)
+        op = RadonOperator(self.size, angles, self.n_detectors, self.device, self.dtype)
         op.angle_set = "nested"
         return op
 

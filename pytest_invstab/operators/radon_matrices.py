@@ -2,18 +2,30 @@
 
 ``radon_matrices`` gives Joseph's ``A`` and ``A^T``; ``backprojector_matrices`` the FBP
 back-projector ``B`` and ``B^T`` (geometry: see ``radon.py``). Both are cached per ``(size,
-angles, detectors, device, dtype)`` in a small LRU bounded by entries; ``clear_cache`` empties it
-(benchmarks time a cold build). ``SparseApply`` applies a matrix with its transpose as backward.
+angles, detectors, device, dtype)`` in a small LRU bounded by entries (``clear_cache`` empties
+it) and, from ``DISK_MIN_NNZ`` entries on, on disk (:mod:`.matrix_cache`, folder from
+:mod:`pytest_invstab.cachedir`), keyed by kind, size, detectors, a SHA-1 of the angles, dtype and
+the package version, so a new process or xdist worker maps the file instead of building.
+``angle_rows`` makes the matrices of a subset of a grid's angles from the full grid's matrices
+(``RadonOperator.at_rate``): the rows of ``A`` (and columns of ``A^T``) of those angles, the
+same numbers a build would give, since every ray is computed on its own.
+``SparseApply`` applies a matrix with its transpose as backward.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse
 import torch
+
+from . import matrix_cache
+
+#: Pairs with at least this many entries go to the disk cache (smaller ones build in ~0.1 s).
+DISK_MIN_NNZ = 500_000
 
 
 def _build_scipy(size: int, angles: np.ndarray, detectors: int) -> scipy.sparse.csr_matrix:
@@ -87,14 +99,22 @@ def _check_csr(mat: scipy.sparse.csr_matrix) -> None:
         raise RuntimeError("internal error: Radon matrix column index out of range")  # pragma: no cover
 
 
-def _to_torch_csr(mat: scipy.sparse.csr_matrix, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _arrays(mat: scipy.sparse.csr_matrix, prefix: str, np_dtype: np.dtype) -> dict[str, np.ndarray]:
+    return {prefix + "shape": np.asarray(mat.shape, dtype=np.int64),
+            prefix + "indptr": mat.indptr.astype(np.int32), prefix + "indices": mat.indices.astype(np.int32),
+            prefix + "data": mat.data.astype(np_dtype)}
+
+
+def _to_torch_csr(arrs: dict[str, np.ndarray], prefix: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A torch CSR tensor (int32 indices) from stored arrays, without copying on the CPU."""
+    shape = tuple(int(v) for v in arrs[prefix + "shape"])
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        warnings.filterwarnings("ignore", message=".*([Ss]parse|writable).*")
         return torch.sparse_csr_tensor(
-            torch.from_numpy(mat.indptr.astype(np.int32)),
-            torch.from_numpy(mat.indices.astype(np.int32)),
-            torch.from_numpy(mat.data).to(dtype),
-            size=mat.shape,
+            torch.from_numpy(arrs[prefix + "indptr"]),
+            torch.from_numpy(arrs[prefix + "indices"]),
+            torch.from_numpy(arrs[prefix + "data"]).to(dtype),
+            size=shape,
             check_invariants=False,
         ).to(device)
 
@@ -142,15 +162,32 @@ _CACHE_SIZE = 8
 _CACHE_MAX_NNZ = 60_000_000  # about 1 GB of float32 A and A^T
 
 
-def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype):
-    ang = angles.detach().cpu().to(torch.float64).numpy()
-    key = (kind, int(size), ang.tobytes(), int(detectors), str(torch.device(device)), dtype)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    build = _build_scipy if kind == "radon" else _build_backprojector
-    mat = build(int(size), ang, int(detectors))
-    pair = (_to_torch_csr(mat, device, dtype), _to_torch_csr(mat.T.tocsr(), device, dtype))
+def _disk_name(kind: str, size: int, ang: np.ndarray, detectors: int, dtype: torch.dtype) -> str:
+    from .. import __version__
+
+    digest = hashlib.sha1(np.ascontiguousarray(ang, dtype=np.float64).tobytes()).hexdigest()[:24]
+    return f"{kind}-n{size}-d{detectors}-a{len(ang)}-{digest}-{str(dtype).replace('torch.', '')}-v{__version__}.bin"
+
+
+#: Number of matrix builds in this process (tests check that ``at_rate`` and the disk cache build none).
+BUILDS = {"count": 0}
+
+
+def _load_or_build(kind: str, size: int, ang: np.ndarray, detectors: int, dtype: torch.dtype) -> dict:
+    name = _disk_name(kind, size, ang, detectors, dtype)
+    arrs = matrix_cache.load(name)
+    if arrs is not None:
+        return arrs
+    BUILDS["count"] += 1
+    mat = (_build_scipy if kind == "radon" else _build_backprojector)(size, ang, detectors)
+    np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+    arrs = {**_arrays(mat, "m_", np_dtype), **_arrays(mat.T.tocsr(), "t_", np_dtype)}
+    if mat.nnz >= DISK_MIN_NNZ:
+        matrix_cache.save(name, arrs)
+    return arrs
+
+
+def _remember(key: tuple, pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     _CACHE[key] = pair
     # Bound the cache by entries too: one 256x256x180 pair alone holds 2 x 21M entries.
     while len(_CACHE) > 1 and (
@@ -158,6 +195,71 @@ def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, dev
     ):
         _CACHE.popitem(last=False)
     return pair
+
+
+def _key(kind: str, size: int, ang: np.ndarray, detectors: int, device: torch.device, dtype: torch.dtype) -> tuple:
+    return (kind, int(size), ang.tobytes(), int(detectors), str(torch.device(device)), dtype)
+
+
+def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype):
+    ang = angles.detach().cpu().to(torch.float64).numpy()
+    key = _key(kind, size, ang, detectors, device, dtype)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    arrs = _load_or_build(kind, int(size), ang, int(detectors), dtype)
+    pair = (_to_torch_csr(arrs, "m_", device, dtype), _to_torch_csr(arrs, "t_", device, dtype))
+    return _remember(key, pair)
+
+
+def angle_rows(
+    size: int, grid: torch.Tensor, index: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, A^T)`` for the angles ``grid[index]`` (``index`` sorted, unique), cut from the grid's matrices.
+
+    The result is also remembered under those angles, so ``RadonOperator(size, grid[index])``
+    finds it without building.
+    """
+    sub = grid[index].detach().cpu().to(torch.float64).numpy()
+    key = _key("radon", size, sub, detectors, device, dtype)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    full, full_t = radon_matrices(size, grid, detectors, torch.device("cpu"), dtype)
+    d = int(detectors)
+    rows = (index.to(torch.long)[:, None] * d + torch.arange(d)).reshape(-1)
+    a = _take_rows(full, rows)
+    a_t = _take_columns(full_t, rows, full.shape[0])
+    return _remember(key, (a.to(device), a_t.to(device)))
+
+
+def _take_rows(m: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    crow = m.crow_indices().to(torch.long)
+    starts, lengths = crow[rows], crow[rows + 1] - crow[rows]
+    new_crow = torch.zeros(rows.numel() + 1, dtype=torch.long)
+    torch.cumsum(lengths, 0, out=new_crow[1:])
+    total = int(new_crow[-1])
+    pos = torch.repeat_interleave(starts - new_crow[:-1], lengths) + torch.arange(total)
+    return _csr(new_crow, m.col_indices()[pos], m.values()[pos], (rows.numel(), m.shape[1]))
+
+
+def _take_columns(m: torch.Tensor, cols: torch.Tensor, n_cols: int) -> torch.Tensor:
+    """Columns ``cols`` (sorted) of a CSR matrix, renumbered 0..len-1 (sorted order is kept)."""
+    new_index = torch.full((n_cols,), -1, dtype=torch.int32)
+    new_index[cols] = torch.arange(cols.numel(), dtype=torch.int32)
+    mapped = new_index[m.col_indices().to(torch.long)]
+    keep = mapped >= 0
+    crow = m.crow_indices().to(torch.long)
+    kept = torch.zeros(keep.numel() + 1, dtype=torch.long)
+    torch.cumsum(keep.to(torch.long), 0, out=kept[1:])  # kept entries before each position
+    return _csr(kept[crow], mapped[keep], m.values()[keep], (m.shape[0], cols.numel()))
+
+
+def _csr(crow: torch.Tensor, col: torch.Tensor, val: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ss]parse.*")
+        return torch.sparse_csr_tensor(crow.to(torch.int32), col.to(torch.int32), val, size=shape,
+                                       check_invariants=False)
 
 
 def radon_matrices(
@@ -198,4 +300,4 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-__all__ = ["SparseApply", "backprojector_matrices", "clear_cache", "radon_matrices"]
+__all__ = ["SparseApply", "angle_rows", "backprojector_matrices", "clear_cache", "radon_matrices"]

@@ -15,6 +15,9 @@ Rules:
   "higher"); a **regression** is worse by more than its threshold, relative (``10%`` of the
   previous value) or absolute (``0.5``, in the metric's own unit); better by more than the
   threshold is an **improvement**; anything in between is **unchanged**;
+* a threshold named by a metric family (``psnr``, ``ssim``) gates every rate of it
+  (``psnr@0.25``, ``psnr@0.5``, ...); a threshold for one rate (``psnr@0.25``) wins over it;
+* every matched check is either gated (at least one metric compared) or listed as *not gated*;
 * with no thresholds at all, each check's key metric is gated with an absolute threshold of 0
   (any worsening beyond round-off is a regression);
 * a verdict flip passed -> failed is a regression whatever the thresholds; a value that was a
@@ -38,7 +41,23 @@ FAIL_OPTION = "--invstab-compare-fail"
 # Relative changes smaller than this are float round-off (JSON, BLAS order), not changes.
 ROUND_OFF = 1e-9
 
-_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*:\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.@]*)\s*:\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)\s*$")
+
+
+#: The metrics of the built-in checks that have a direction, so a release gate can compare them
+#: (``tests/test_compare.py`` checks this list against every check's ``better``).
+GATE_METRICS = (
+    "artifact", "amplification", "worse_than_random", "psnr_clean", "psnr_perturbed", "ssim_clean",
+    "ssim_perturbed", "ball_fraction", "recovery", "intensity_recovery", "edge_recovery", "detail_error",
+    "max_drop_db", "gain_db",
+)
+#: Families of per-detail and per-rate metrics: ``recovery_<detail>``, ``psnr@<rate>``, ``ssim@<rate>``.
+GATE_PREFIXES = ("recovery_", "psnr@", "ssim@")
+
+
+def is_gate_metric(name: str) -> bool:
+    """Whether ``name`` is a metric of the built-in checks that a gate can compare."""
+    return name in GATE_METRICS or any(name.startswith(p) and len(name) > len(p) for p in GATE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -57,12 +76,14 @@ class Threshold:
         return f"{self.metric}:{self.value:g}{'%' if self.relative else ''}"
 
 
-def parse_fail_thresholds(specs: Iterable[str] | str | None) -> dict[str, Threshold]:
+def parse_fail_thresholds(specs: Iterable[str] | str | None, *, known_only: bool = False) -> dict[str, Threshold]:
     """Parse ``["artifact:10%", "recovery:5%", "max_drop_db:0.5"]`` into ``{metric: Threshold}``.
 
     ``METRIC:VALUE%`` is relative to the previous value, ``METRIC:VALUE`` absolute (in the
     metric's unit, e.g. dB). A spec may hold several comma-separated entries. Bad syntax, a
     negative value or a metric given twice raise ``InvalidInputError`` naming the format.
+    ``known_only`` (what the plugin uses): a metric that no built-in check reports
+    (``is_gate_metric``) is an error listing the valid names, so a typo cannot leave it ungated.
     """
     if specs is None:
         return {}
@@ -83,6 +104,11 @@ def parse_fail_thresholds(specs: Iterable[str] | str | None) -> dict[str, Thresh
                     f"max_drop_db:0.5; several may be separated by commas"
                 )
             metric, value, pct = m.group(1), float(m.group(2)), bool(m.group(3))
+            if known_only and not is_gate_metric(metric):
+                raise InvalidInputError(
+                    f"{FAIL_OPTION}: unknown metric {metric!r} in {part.strip()!r}; a gate compares one of "
+                    f"{', '.join(GATE_METRICS)}, or recovery_<detail>, psnr@<rate>, ssim@<rate>"
+                )
             if metric in out:
                 raise InvalidInputError(f"{FAIL_OPTION} gives a threshold for {metric!r} twice; keep one")
             out[metric] = Threshold(metric, value, pct)
@@ -145,6 +171,8 @@ class Comparison:
     unchanged: list[MetricChange] = field(default_factory=list)
     missing_in_current: list[dict[str, Any]] = field(default_factory=list)
     new_in_current: list[dict[str, Any]] = field(default_factory=list)
+    gated: list[str] = field(default_factory=list)  # record keys of the checks compared on a metric
+    not_gated: list[dict[str, Any]] = field(default_factory=list)  # matched checks with no gated metric
     notes: list[str] = field(default_factory=list)
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     previous_meta: dict[str, Any] = field(default_factory=dict)
@@ -162,7 +190,8 @@ class Comparison:
             f"pytest-invstab compare{f' (previous run {when})' if when else ''}: "
             f"{'FAILED' if self.failed else 'passed'} -- {len(self.regressions)} regressed, "
             f"{len(self.improvements)} improved, {len(self.unchanged)} unchanged, "
-            f"{len(self.missing_in_current)} missing, {len(self.new_in_current)} new (gate: {gate})"
+            f"{len(self.missing_in_current)} missing, {len(self.new_in_current)} new (gate: {gate}); "
+            f"checks: {len(self.gated)} gated, {len(self.not_gated)} not gated"
         ]
         if self.regressions:
             rows = [
@@ -179,6 +208,9 @@ class Comparison:
         for r in self.missing_in_current:
             lines.append(f"missing in current run: {r.get('nodeid')} {r.get('check')}#{r.get('index', 0)} "
                          f"(was {r.get('verdict', 'passed' if r.get('passed') else 'failed')} in the previous report)")
+        for r in self.not_gated:
+            lines.append(f"not gated (no gated metric in this check): {r.get('nodeid')} "
+                         f"{r.get('check')}#{r.get('index', 0)}")
         for r in self.new_in_current:
             lines.append(f"new in current run (not in the previous report): {r.get('nodeid')} "
                          f"{r.get('check')}#{r.get('index', 0)}")
@@ -193,6 +225,8 @@ class Comparison:
             "unchanged": [c.to_dict() for c in self.unchanged],
             "missing_in_current": [record_key(r) for r in self.missing_in_current],
             "new_in_current": [record_key(r) for r in self.new_in_current],
+            "gated": list(self.gated),
+            "not_gated": [record_key(r) for r in self.not_gated],
             "notes": list(self.notes),
         }
 
@@ -209,6 +243,14 @@ def _allowed(c: MetricChange) -> str:
     return f"{c.threshold.value:g}%" if c.threshold.relative else format_number(c.threshold.value, unit_of(c.metric))
 
 
+def threshold_for(metric: str, thresholds: Mapping[str, Threshold]) -> Threshold | None:
+    """The threshold gating ``metric``: its own, else its family's (``psnr`` for ``psnr@0.25``), else ``None``."""
+    if metric in thresholds:
+        return thresholds[metric]
+    family, at, _rate = metric.partition("@")
+    return thresholds.get(family) if at else None
+
+
 def _records_of(previous: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> tuple[list[dict], dict]:
     if isinstance(previous, Mapping):
         if "checks" not in previous:
@@ -222,8 +264,8 @@ def _compare_metric(key: str, prev: Mapping[str, Any], cur: Mapping[str, Any], m
     direction = better_of(cur, metric) or better_of(prev, metric)
     if direction not in (LOWER_IS_BETTER, HIGHER_IS_BETTER):
         return None
-    pv = (prev.get("metrics") or {}).get(metric)
-    cv = (cur.get("metrics") or {}).get(metric)
+    pv = _number((prev.get("metrics") or {}).get(metric), key, metric, "previous")
+    cv = _number((cur.get("metrics") or {}).get(metric), key, metric, "current")
     change = MetricChange(key, str(cur.get("nodeid")), str(cur.get("check")), metric, pv, cv, direction,
                           threshold, "unchanged")
     if not is_number(pv):
@@ -240,6 +282,28 @@ def _compare_metric(key: str, prev: Mapping[str, Any], cur: Mapping[str, Any], m
     elif -worse_by > allowed + noise:
         change.status = "improved"
     return change
+
+
+def _number(value: Any, key: str, metric: str, side: str) -> Any:
+    """A stored metric as a number: numeric strings (``"0.01"``) are parsed; other strings are an
+    error (a gate must never skip a value silently); ``None`` / NaN stay as they are."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"the {side} report's {key} has metric {metric!r} = {value!r}, which is not a number; "
+                "fix or regenerate that report with --invstab-report"
+            ) from None
+    return value
+
+
+def passed_of(record: Mapping[str, Any]) -> bool | None:
+    """A record's verdict: its ``passed`` key, else its ``verdict`` ("passed" / "failed"), else ``None``."""
+    if isinstance(record.get("passed"), bool):
+        return bool(record["passed"])
+    verdict = str(record.get("verdict", "")).lower()
+    return True if verdict == "passed" else False if verdict == "failed" else None
 
 
 def compare_reports(
@@ -272,31 +336,40 @@ def compare_reports(
         if prev is None:
             comparison.new_in_current.append(cur)
             continue
-        if prev.get("passed") and not cur.get("passed"):
+        was, now = passed_of(prev), passed_of(cur)
+        if was is None:
+            comparison.notes.append(f"{k}: the previous record has neither 'passed' nor 'verdict'; verdict not compared")
+        elif was and now is False:
             comparison.regressions.append(MetricChange(k, str(cur.get("nodeid")), str(cur.get("check")), "verdict",
                                                        "passed", "failed", "passed", None, "regressed"))
-        elif not prev.get("passed") and cur.get("passed"):
+        elif not was and now:
             comparison.improvements.append(MetricChange(k, str(cur.get("nodeid")), str(cur.get("check")), "verdict",
                                                         "failed", "passed", "passed", None, "improved"))
         metrics = set(prev.get("metrics") or {}) | set(cur.get("metrics") or {})
         if thresholds:
-            gated = [(m, thresholds[m]) for m in sorted(metrics) if m in thresholds]
+            gated = [(m, t) for m in sorted(metrics) if (t := threshold_for(m, thresholds)) is not None]
         else:
             key_metric = cur.get("key_metric") or prev.get("key_metric")
             gated = [(key_metric, None)] if key_metric in metrics else []
+        compared = 0
         for metric, threshold in gated:
             change = _compare_metric(k, prev, cur, metric, threshold)
             if change is None:
                 comparison.notes.append(f"{k}: metric {metric!r} has no 'better' direction; not compared")
                 continue
+            compared += 1
             {"regressed": comparison.regressions, "improved": comparison.improvements,
              "unchanged": comparison.unchanged}[change.status].append(change)
+        if compared:
+            comparison.gated.append(k)
+        else:
+            comparison.not_gated.append(cur)
 
     comparison.missing_in_current = [r for k, r in prev_by_key.items() if k not in cur_by_key]
     for r in [*prev_by_key.values(), *cur_by_key.values()]:
         seen_metrics |= set(r.get("metrics") or {})
     for name in thresholds:
-        if name not in seen_metrics:
+        if not any(threshold_for(m, {name: thresholds[name]}) for m in seen_metrics):
             comparison.notes.append(
                 f"no check reports the metric {name!r} given in {FAIL_OPTION}; check its spelling "
                 f"(metrics seen: {', '.join(sorted(seen_metrics)) or 'none'})"
@@ -304,4 +377,5 @@ def compare_reports(
     return comparison
 
 
-__all__ = ["Comparison", "MetricChange", "Threshold", "compare_reports", "parse_fail_thresholds"]
+__all__ = ["Comparison", "GATE_METRICS", "MetricChange", "Threshold", "compare_reports", "is_gate_metric",
+           "parse_fail_thresholds", "passed_of", "threshold_for"]

@@ -1,7 +1,9 @@
 """Panel rows of each check, built from its ``CheckResult`` (the checks themselves draw nothing).
 
-A row is a list of ``(title, image)`` with 2-D real float32 CPU images, ready for
-``panels.render_panel``. Each check puts the images of its shown (worst) case in
+A row is a list of cells ``(title, image)`` with 2-D real float32 CPU images (``panels.Cell``,
+which unpacks the same way and adds a colour-bar label, boxes or a curve), ready for
+``panels.render_panel``; ``panel_title`` is the figure's title (test id, key number, limit, eps).
+To add a drawing to a check's panel, append a row (or a ``Cell(title, curve=...)``) in its layout. Each check puts the images of its shown (worst) case in
 ``result.images`` and the few facts the titles need in ``result.figure``; the functions here
 choose the rows and titles, amplify a perturbation with its ×factor and cut the crops.
 """
@@ -14,8 +16,11 @@ from typing import Callable
 import torch
 
 from ..result import CheckResult
+from .panels import Cell
+from .records import format_number, key_threshold, unit_of
 
 Row = list[tuple[str, torch.Tensor]]
+NBSP = "\u00a0"  # joins a number and its unit, so a title never wraps between them
 
 #: Pixels of context around a detail in the zoomed crops of ``detail_recovery`` (at least).
 CROP_MARGIN_PX = 3
@@ -61,9 +66,39 @@ def factor_label(name: str, factor: float) -> str:
     return name if factor == 1 else f"{name} (×{factor:g})"
 
 
-def panel_row(*cells: tuple[str, torch.Tensor]) -> Row:
-    """A panel row of ``(title, image)`` with every image converted by ``to_display``."""
-    return [(str(title), to_display(img)) for title, img in cells]
+def panel_row(*cells: tuple[str, torch.Tensor], kind: str | None = None) -> Row:
+    """A panel row of ``(title, image)`` cells, every image converted by ``to_display``.
+
+    ``kind``: ``"image"`` or ``"difference"`` for every cell of the row (``panels.Cell``); ``None`` decides per cell.
+    """
+    return [Cell(title, to_display(img), kind=kind) for title, img in cells]
+
+
+# -- titles ---------------------------------------------------------------------------------------
+def _num(value: float, unit: str = "") -> str:
+    return format_number(value, unit).replace(" ", NBSP)
+
+
+def panel_title(result: CheckResult, test_id: str = "") -> str:
+    """Two lines: the test id; the check, verdict, key number against its limit (and eps, criteria)."""
+    key = result.key_metric
+    unit = unit_of(key)
+    value = result.metrics.get(key, float("nan"))
+    line = f"{result.check} {result.verdict.upper()}: {key} {_num(value, unit)}"
+    record = {"key_metric": key, "thresholds": result.thresholds, "better": result.better}
+    thr = key_threshold(record)
+    if thr:
+        ok = (value <= thr[2]) if thr[1] == "<=" else (value >= thr[2])
+        sym = {("<=", True): "≤", ("<=", False): ">", (">=", True): "≥", (">=", False): "<"}[(thr[1], bool(ok))]
+        line += f" {sym} {thr[0]} {_num(thr[2], unit)}"
+    if "eps" in result.metrics:
+        line += f" at eps {_num(result.metrics['eps'])}"
+    base = result.baseline.get(key)
+    if isinstance(base, float) and math.isfinite(base):
+        line += f"; CS baseline {_num(base, unit)}"
+    if result.failed_criteria and result.failed_criteria != [thr[0] if thr else None]:
+        line += f"; failed on {', '.join(result.failed_criteria)}"
+    return f"{test_id}\n{line}" if test_id else line
 
 
 # -- per check ------------------------------------------------------------------------------------
@@ -73,70 +108,143 @@ def worst_case_rows(result: CheckResult) -> list[Row]:
     ``images``: ``x``, ``shown`` (``r``, or ``A*e`` in the measurement domain), ``f_clean``,
     ``f_perturbed``, optional ``baseline_clean`` / ``baseline_perturbed`` and ``shown<j>`` /
     ``output<j>`` per checkpoint; ``figure``: ``name`` ("r" or "A*e"), ``baseline`` ("CS" or "baseline").
+    Colour bars are in image units; the amplified perturbation's bar states its factor.
     """
     im, name = result.images, result.figure["name"]
     xi, shown = im["x"], im["shown"]
     scaled, factor = amplified(shown, xi)
+    scale_note = f"{name}, image units" + (f" (colours ×{factor:g})" if factor != 1 else "")
     rows = [
-        panel_row(("x", xi), (f"x + {name}", xi + shown), (factor_label(name, factor), scaled)),
-        panel_row(
-            ("f(Ax)", im["f_clean"]),
-            (f"f(A(x + {name}))", im["f_perturbed"]),
-            (f"|f(A(x + {name})) − f(Ax)|", (im["f_perturbed"] - im["f_clean"]).abs()),
-        ),
+        [Cell("x", to_display(xi), kind="image"), Cell(f"x + {name}", to_display(xi + shown), kind="image"),
+         Cell(factor_label(name, factor), scaled, kind="difference", cbar=scale_note, cbar_divide=factor)],
+        [Cell("f(Ax)", to_display(im["f_clean"]), kind="image"),
+         Cell(f"f(A(x + {name}))", to_display(im["f_perturbed"]), kind="image"),
+         Cell(f"|f(A(x + {name})) − f(Ax)|", to_display((im["f_perturbed"] - im["f_clean"]).abs()),
+              kind="difference", cbar="|difference|, image units")],
     ]
     if "baseline_clean" in im:
         b, clean, pert = result.figure["baseline"], im["baseline_clean"], im["baseline_perturbed"]
-        rows.append(panel_row(
-            (f"{b}(Ax)", clean), (f"{b}(A(x + {name}))", pert), (f"|{b}(A(x + {name})) − {b}(Ax)|", (pert - clean).abs()),
-        ))
+        rows.append([Cell(f"{b}(Ax)", to_display(clean), kind="image"),
+                     Cell(f"{b}(A(x + {name}))", to_display(pert), kind="image"),
+                     Cell(f"|{b}(A(x + {name})) − {b}(Ax)|", to_display((pert - clean).abs()), kind="difference",
+                          cbar="|difference|, image units")])
     checkpoints = range(1, 1 + sum(1 for k in im if k.startswith("output")))
     if len(checkpoints):
-        rows.append(panel_row(*[(f"x + {name}{j}", xi + im[f"shown{j}"]) for j in checkpoints]))
-        rows.append(panel_row(*[(f"f(A(x + {name}{j}))", im[f"output{j}"]) for j in checkpoints]))
+        rows.append(panel_row(*[(f"x + {name}{j}", xi + im[f"shown{j}"]) for j in checkpoints], kind="image"))
+        rows.append(panel_row(*[(f"f(A(x + {name}{j}))", im[f"output{j}"]) for j in checkpoints], kind="image"))
+    rows += _robustness_row(result)
     return rows
 
 
-def crop_box(bbox: tuple[int, int, int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``bbox`` (y0, x0, y1, x1) grown by a margin of at least ``CROP_MARGIN_PX``, inside ``shape``."""
+def _robustness_row(result: CheckResult) -> list[Row]:
+    """The robustness curve (log-log) and the convergence trace as plot cells (report/robustness.py)."""
+    from .robustness import draw_convergence, draw_robustness, plot_image
+
+    cells = []
+    if result.figure.get("robustness"):
+        cells.append(("worst artifact vs eps (log-log)", plot_image(draw_robustness, result.figure["robustness"])))
+    if result.figure.get("convergence", {}).get("evaluations"):
+        cells.append(("search convergence", plot_image(draw_convergence, result.figure["convergence"])))
+    return [panel_row(*cells, kind="image")] if cells else []
+
+
+def crop_box(bbox: tuple[int, int, int, int], shape: tuple[int, int], side: int | None = None) -> tuple[int, int, int, int]:
+    """``bbox`` (y0, x0, y1, x1) grown by a margin of at least ``CROP_MARGIN_PX``, inside ``shape``.
+
+    With ``side``: a ``side`` x ``side`` square centred on the bbox (shifted to stay inside), so
+    that every crop of a panel has the same size.
+    """
     y0, x0, y1, x1 = bbox
-    margin = max(CROP_MARGIN_PX, round(0.25 * max(y1 - y0, x1 - x0)))
-    return max(0, y0 - margin), max(0, x0 - margin), min(shape[0], y1 + margin), min(shape[1], x1 + margin)
+    if side is None:
+        margin = max(CROP_MARGIN_PX, round(0.25 * max(y1 - y0, x1 - x0)))
+        return max(0, y0 - margin), max(0, x0 - margin), min(shape[0], y1 + margin), min(shape[1], x1 + margin)
+    out = []
+    for lo, hi, n in ((y0, y1, shape[0]), (x0, x1, shape[1])):
+        s = min(side, n)
+        start = min(max(0, (lo + hi - s) // 2), n - s)
+        out.append((start, start + s))
+    return out[0][0], out[1][0], out[0][1], out[1][1]
 
 
 def detail_recovery_rows(result: CheckResult) -> list[Row]:
     """Rows like the paper's Fig. 5: ``[x + d, network, CS baseline]``, then a zoomed crop per detail.
 
     ``images``: ``x_with_details``, ``network``, optional ``baseline`` (the worst image);
-    the crops follow ``settings["detail_names"]`` and ``settings["detail_bboxes"]``.
+    the crops follow ``settings["detail_names"]`` and ``settings["detail_bboxes"]``; all crops
+    have one size, and boxes on the first image show where each is. Crop titles give each
+    detail's recovery (the worst over images, ``recovery_<name>``).
     """
     im = result.images
     xd, net, base = im["x_with_details"], im["network"], im.get("baseline")
-    row = [("x + d (truth)", xd), ("network f(A(x + d))", net)] + ([("CS baseline", base)] if base is not None else [])
-    rows = [panel_row(*row)]
+    title = result.figure.get("baseline", "CS baseline")  # "CS baseline" or "baseline <name>"
     shape = tuple(xd.shape[-2:])
-    for name, bbox in zip(result.settings["detail_names"], result.settings["detail_bboxes"]):
-        y0, x0, y1, x1 = crop_box(tuple(bbox), shape)  # type: ignore[arg-type]
-        crop = [(f"{name}: truth", xd[y0:y1, x0:x1]), (f"{name}: network", net[y0:y1, x0:x1])]
+    names, bboxes = result.settings["detail_names"], [tuple(b) for b in result.settings["detail_bboxes"]]
+    side = max((max(y1 - y0, x1 - x0) + 2 * max(CROP_MARGIN_PX, round(0.25 * max(y1 - y0, x1 - x0)))
+                for y0, x0, y1, x1 in bboxes), default=0)
+    crops = [crop_box(b, shape, side) for b in bboxes]  # type: ignore[arg-type]
+    boxes = [(y0, x0, y1, x1, n) for n, (y0, x0, y1, x1) in zip(names, crops)]
+    rows: list[Row] = [[Cell("x + d (truth)", to_display(xd), kind="image", boxes=boxes),
+                        Cell("network f(A(x + d))", to_display(net), kind="image")]
+                       + ([Cell(title, to_display(base), kind="image")] if base is not None else [])]
+    for name, (y0, x0, y1, x1) in zip(names, crops):
+        score, base_score = result.metrics.get(f"recovery_{name}"), result.baseline.get(f"recovery_{name}")
+        crop = [(f"{name}: truth", xd[y0:y1, x0:x1]),
+                (f"{name}: network" + (f", recovery {_num(score)}" if score is not None else ""), net[y0:y1, x0:x1])]
         if base is not None:
-            crop.append((f"{name}: CS baseline", base[y0:y1, x0:x1]))
-        rows.append(panel_row(*crop))
+            crop.append((f"{name}: {title}" + (f", {_num(base_score)}" if base_score is not None else ""),
+                         base[y0:y1, x0:x1]))
+        rows.append(panel_row(*crop, kind="image"))
     return rows
 
 
+def _rate_label(result: CheckResult, index: int, rate: float) -> str:
+    """``"rate 0.25"``, or ``"12 angles"`` where the operators are Radon (angle counts, not fractions)."""
+    ops = result.settings.get("operators") or []
+    op = ops[index] if index < len(ops) and isinstance(ops[index], dict) else {}
+    if op.get("n_angles") is not None:
+        return f"{int(op['n_angles'])}{NBSP}angles"
+    return f"rate {rate:.3g}"
+
+
+def _samples_curve(result: CheckResult) -> dict | None:
+    curves = dict(result.curves or {})
+    if not curves.get("series"):
+        return None
+    ops = result.settings.get("operators") or []
+    if ops and all(isinstance(o, dict) and o.get("n_angles") is not None for o in ops) and len(ops) == len(curves["x"]):
+        angles = [int(o["n_angles"]) for o in ops]
+        vline = curves.get("vline")
+        if isinstance(vline, (int, float)):  # the reference rate, as an angle count
+            ratio = angles[-1] / float(curves["x"][-1]) if curves["x"][-1] else 0
+            curves["vline"] = vline * ratio
+        curves.update(x=angles, xlabel="angles")
+    return curves
+
+
 def more_samples_rows(result: CheckResult) -> list[Row]:
-    """The reference, then per shown rate (smallest, trained or operator's, largest) network and CS baseline.
+    """The reference next to the PSNR curve (mean over images), then per shown rate network and CS baseline.
 
     ``images``: ``reference`` and ``network@<i>`` / ``baseline@<i>`` per shown rate index ``i``;
-    ``figure["shown"]``: ``[{"index", "rate", "role", "psnr", "baseline_psnr"}]`` (dB, the worst image).
+    ``figure["shown"]``: ``[{"index", "rate", "role", "psnr", "baseline_psnr"}]`` (dB, the shown image).
+    Image titles give that image's PSNR; the curve is the mean over images (said in its title).
     """
-    rows = [panel_row(("reference x", result.images["reference"]))]
+    n_images = max(1, len(result.per_image))
+    worst = result.settings.get("worst_image", 0)
+    which = f"image{NBSP}{worst} (worst{NBSP}of{NBSP}{n_images})" if n_images > 1 else "the image"
+    first = [Cell(f"reference x: {which}", to_display(result.images["reference"]), kind="image")]
+    curve = _samples_curve(result)
+    if curve is not None:
+        mean = f"mean of {n_images} images" if n_images > 1 else "1 image"
+        first.append(Cell(f"PSNR against {curve.get('xlabel', 'rate')} ({mean})", None, curve=curve))
+    rows = [first]
     for s in result.figure["shown"]:
         r, i = s["rate"], s["index"]
-        row = [(f"network, rate {r:.3g} ({s['role']}), {s['psnr']:.1f} dB", result.images[f"network@{i}"])]
+        label = _rate_label(result, i, r)
+        row = [(f"network, {label} ({s['role']}), {_num(s['psnr'], 'dB')}", result.images[f"network@{i}"])]
         if f"baseline@{i}" in result.images:
-            row.append((f"CS baseline, rate {r:.3g}, {s['baseline_psnr']:.1f} dB", result.images[f"baseline@{i}"]))
-        rows.append(panel_row(*row))
+            title = result.figure.get("baseline", "CS baseline")  # "CS baseline" or "baseline <name>"
+            row.append((f"{title}, {label}, {_num(s['baseline_psnr'], 'dB')}", result.images[f"baseline@{i}"]))
+        rows.append(panel_row(*row, kind="image"))
     return rows
 
 
@@ -145,6 +253,8 @@ LAYOUTS: dict[str, Callable[[CheckResult], list[Row]]] = {
     "detail_recovery": detail_recovery_rows,
     "more_samples": more_samples_rows,
 }
+#: Checks whose layout draws ``result.curves`` inside the panel (no separate ``curves.png``).
+CURVES_IN_PANEL = {"more_samples"}
 
 
 def panel_rows(result: CheckResult) -> list[Row]:
@@ -155,5 +265,6 @@ def panel_rows(result: CheckResult) -> list[Row]:
     return layout(result) if layout is not None and result.images else []
 
 
-__all__ = ["CROP_MARGIN_PX", "LAYOUTS", "amplified", "crop_box", "detail_recovery_rows", "factor_label",
-           "more_samples_rows", "nice_factor", "panel_row", "panel_rows", "to_display", "worst_case_rows"]
+__all__ = ["CROP_MARGIN_PX", "CURVES_IN_PANEL", "LAYOUTS", "amplified", "crop_box", "detail_recovery_rows",
+           "factor_label", "more_samples_rows", "nice_factor", "panel_row", "panel_rows", "panel_title", "to_display",
+           "worst_case_rows"]

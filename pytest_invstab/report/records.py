@@ -180,18 +180,80 @@ def totals(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return {"checks": len(recs), "passed": passed, "failed": len(recs) - passed}
 
 
+def outcome_totals(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``totals`` plus ``expected`` (failed checks of tests marked xfail: pytest's ``xfailed``)
+    and ``unexpected`` (the other failed checks, the ones that make pytest fail)."""
+    recs = list(records)
+    t = totals(recs)
+    t["expected"] = sum(1 for r in recs if status_of(r) == "expected")
+    t["unexpected"] = t["failed"] - t["expected"]
+    return t
+
+
+def status_of(record: Mapping[str, Any]) -> str:
+    """``"passed"``, ``"failed"`` or ``"expected"`` (failed, and the test was an expected failure: xfail)."""
+    if record.get("passed"):
+        return "passed"
+    return "expected" if record.get("outcome") == "xfailed" else "failed"
+
+
+def network_id(record: Mapping[str, Any]) -> str:
+    """The network's id in the test id (``test_x[ell50]`` -> ``ell50``), else the model's description."""
+    name = str(record.get("name") or short_name(str(record.get("nodeid", ""))))
+    _, bracket, params = name.partition("[")
+    if bracket and params.endswith("]"):
+        return params[:-1]
+    return str(record.get("model") or name)
+
+
+def failed_criteria(record: Mapping[str, Any]) -> list[str]:
+    """The limits that failed the check: the record's ``failed_criteria``, else the key metric's limit."""
+    if record.get("passed"):
+        return []
+    found = [str(c) for c in (record.get("failed_criteria") or [])]
+    if not found:
+        thr = key_threshold(record)
+        found = [thr[0]] if thr else []
+    return found
+
+
+def check_line_facts(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a one-line summary of a finished check says (``progress.finished_line``), as strings."""
+    key = str(record.get("key_metric", ""))
+    unit = unit_of(key)
+    thr = key_threshold(record)
+    base = (record.get("baseline") or {}).get(key)
+    seconds = (record.get("timings") or {}).get("total_s")
+    verdict = str(record.get("verdict") or ("passed" if record.get("passed") else "failed"))
+    crit = failed_criteria(record)
+    if crit and crit != [thr[0] if thr else None]:
+        verdict += f" on {', '.join(crit)}"
+    return {
+        "network": network_id(record), "check": record.get("check"), "key": key,
+        "value": format_number(key_value(record), unit),
+        "threshold": f"{thr[0]} {thr[1]} {format_number(thr[2], unit)}" if thr else "",
+        "baseline": format_number(base, unit) if is_number(base) else "",
+        "verdict": verdict, "seconds": seconds if is_number(seconds) else None,
+    }
+
+
 __all__ = [
     "KEY_THRESHOLDS",
     "METRIC_HELP",
     "better_of",
+    "check_line_facts",
+    "failed_criteria",
     "format_number",
     "is_number",
     "jsonable",
     "key_threshold",
     "key_value",
     "make_record",
+    "network_id",
+    "outcome_totals",
     "record_key",
     "short_name",
+    "status_of",
     "totals",
     "unit_of",
 ]

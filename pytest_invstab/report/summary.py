@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
-from .records import format_number, key_threshold, key_value, totals, unit_of
+from .records import format_number, key_threshold, key_value, outcome_totals, status_of, unit_of
 
 HEADER = ("test", "check", "key metric", "threshold", "CS baseline", "verdict")
 MAX_TEST_WIDTH = 60
@@ -30,7 +30,8 @@ def summary_row(record: Mapping[str, Any]) -> tuple[str, str, str, str, str, str
     baselines = record.get("baseline") or {}
     # A baseline value of None is a NaN the baseline produced: show it, it is news.
     baseline = format_number(baselines[key], unit) if key in baselines else "-"
-    verdict = "PASSED" if record.get("passed") else "FAILED"
+    # A failed check in a test marked xfail is an expected finding, as pytest reports it.
+    verdict = {"passed": "PASSED", "failed": "FAILED", "expected": "XFAIL"}[status_of(record)]
     return _clip(test, MAX_TEST_WIDTH), str(record.get("check", "?")), metric, threshold, baseline, verdict
 
 
@@ -51,9 +52,10 @@ def format_summary(records: Iterable[Mapping[str, Any]], results_dir: str | os.P
     recs = list(records)
     if not recs:
         return []
-    t = totals(recs)
+    t = outcome_totals(recs)
     lines = [f"pytest-invstab: {t['checks']} check{'s' if t['checks'] != 1 else ''}, "
-             f"{t['passed']} passed, {t['failed']} failed"]
+             f"{t['passed']} passed, {t['failed']} failed"
+             + (f" ({t['expected']} expected: xfail)" if t["expected"] else "")]
     lines += format_table([summary_row(r) for r in recs], HEADER)
     errors = [r for r in recs if r.get("artifact_error")]
     for r in errors:

@@ -1,0 +1,1 @@
+from . import subsample, transforms  # noqa: F401
