@@ -17,6 +17,10 @@ and the iterates do not depend on how ``A`` is normalised. Steps: ``σ = ρ/||K|
 ``(q + σ(Âx̄ - ŷ)) / (1 + σ)``, the TV term's the pixelwise projection onto the ball of
 radius ``λ̂/s``.
 
+For operators with ``A A* = I`` (single-coil Fourier, :func:`has_exact_data_prox`) the data
+term is instead the primal function with its exact prox (``K = ∇`` only, :class:`_semi_unitary`):
+same cost per iteration, and closer to the solution at the default tolerance.
+
 The loop is plain, differentiable torch (no in-place updates, no ``no_grad``); the projection
 is written so that its gradient stays finite where the dual variable vanishes.
 """
@@ -47,6 +51,20 @@ DEFAULT_TOL = 1e-4
 #: Tuned once with λ: ρ = 0.2 converges several times faster than ρ = 1 on all four problems
 #: (cartesian Fourier: 46.9 dB after 300 iterations with ρ = 0.2, 37.0 dB after 800 with ρ = 1).
 STEP_RATIO = 0.2
+#: The same balance for operators with ``A A* = I`` (single-coil subsampled unitary Fourier),
+#: where the data term is the primal function with its exact prox (:func:`_semi_unitary`).
+#: ρ = 0.1 of 0.01-1 on Shepp-Logan 128 (Fourier 33 % cartesian / radial / points).
+EXACT_STEP_RATIO = 0.1
+
+
+def has_exact_data_prox(op: LinearOperator) -> bool:
+    """Whether ``A A* = I`` holds by construction (the single-coil Fourier operator).
+
+    Then ``(I + τ A*A)^{-1} = I - τ/(1+τ) A*A`` and the data term's prox costs one ``A`` and one ``A*``.
+    """
+    from ..operators.fourier import FourierOperator
+
+    return type(op) is FourierOperator
 
 
 def grad2d(x: torch.Tensor) -> torch.Tensor:
@@ -79,6 +97,56 @@ def _project(p: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     norm = sq.clamp_min(tiny).sqrt()  # clamp first: sqrt's gradient is infinite at 0
     r = radius.clamp_min(tiny)
     return p * (r / torch.maximum(norm, r))
+
+
+class _Step:
+    """One Chambolle-Pock iteration ``(x, x̄, state) -> (x_new, state)``; ``state`` is the dual
+    variable ``p`` of the TV term followed by the per-image tensors the step needs (all ``[B, ...]``,
+    indexed together when an image leaves the batch)."""
+
+    state: tuple[torch.Tensor, ...]
+
+
+class _general(_Step):
+    """``K = [Â; s ∇]``, both terms dual (see the module docstring): any operator."""
+
+    def __init__(self, op: LinearOperator, y: torch.Tensor, lam: torch.Tensor):
+        # Work with A / ||A|| and y / ||A|| (and λ / ||A||², the same minimiser), so that the
+        # iterates do not depend on the operator's normalisation and one step ratio fits all.
+        self.op, self.norm_a = op, math.sqrt(lipschitz(op))
+        self.s = 1.0 / math.sqrt(8.0)  # balances ||A/||A|| || = 1 against ||∇|| <= sqrt(8)
+        norm_k = math.sqrt(2.0)
+        self.sigma, self.tau = STEP_RATIO / norm_k, 0.99 / (STEP_RATIO * norm_k)
+        radius = (lam / (self.norm_a**2 * self.s))[:, None, None, None]
+        self.state = (torch.zeros_like(y), y / self.norm_a, radius)
+
+    def __call__(self, x, x_bar, state):
+        p, q, y_n, radius = state
+        op, sigma, s = self.op, self.sigma, self.s
+        q = (q + sigma * (op.forward(x_bar) / self.norm_a - y_n)) / (1.0 + sigma)
+        p = _project(p + (sigma * s) * grad2d(x_bar), radius)
+        x_new = x - self.tau * (op.adjoint(q) / self.norm_a + s * grad2d_adjoint(p))
+        return x_new, (p, q, y_n, radius)
+
+
+class _semi_unitary(_Step):
+    """``A A* = I``: ``K = ∇``, ``G(x) = ½||Ax - y||²`` with its exact prox
+    ``(I + τA*A)^{-1}(v + τA*y) = v - c A*A v + c A*y``, ``c = τ/(1+τ)`` (as ``A*A A* = A*``).
+    About twice as fast as the split above on Fourier data, at the same cost per iteration."""
+
+    def __init__(self, op: LinearOperator, y: torch.Tensor, lam: torch.Tensor):
+        self.op = op
+        norm_k = math.sqrt(8.0)  # ||∇||
+        self.sigma, self.tau = EXACT_STEP_RATIO / norm_k, 0.99 / (EXACT_STEP_RATIO * norm_k)
+        c = self.tau / (1.0 + self.tau)
+        self.c = c
+        self.state = (c * op.adjoint(y), lam[:, None, None, None])
+
+    def __call__(self, x, x_bar, state):
+        p, c_aty, radius = state
+        p = _project(p + self.sigma * grad2d(x_bar), radius)
+        v = x - self.tau * grad2d_adjoint(p)
+        return v - self.c * self.op.adjoint(self.op.forward(v)) + c_aty, (p, c_aty, radius)
 
 
 def tv_chambolle_pock(
@@ -115,31 +183,20 @@ def tv_chambolle_pock(
     tol = None if return_history else check_tol(tol)
     b = y.shape[0]
     lam_t = resolve_lam(lam, DEFAULT_LAM_FACTOR * data_scale(op, y), b)
-    # Work with A / ||A|| and y / ||A|| (and λ / ||A||², the same minimiser), so that the
-    # iterates do not depend on the operator's normalisation and one step ratio fits all.
-    norm_a = math.sqrt(lipschitz(op))
-    s = 1.0 / math.sqrt(8.0)  # balances ||A/||A|| || = 1 against ||∇|| <= sqrt(8)
-    norm_k = math.sqrt(2.0)
-    sigma = STEP_RATIO / norm_k
-    tau = 0.99 / (STEP_RATIO * norm_k)
-    radius = (lam_t / (norm_a**2 * s))[:, None, None, None]
-    y_n = y / norm_a
     if x0 is None:
         x = torch.zeros((b, *op.image_shape), dtype=op.image_dtype, device=y.device)
     else:
         x = op.prepare_image(x0)
         if x.shape[0] != b:
             raise InvalidInputError(f"x0 has batch size {x.shape[0]} but y has {b}; pass one start per measurement")
-    x_bar = x
-    q = torch.zeros_like(y)
+    step = _semi_unitary(op, y, lam_t) if has_exact_data_prox(op) else _general(op, y, lam_t)
     p = torch.zeros((b, 2, *op.image_shape), dtype=op.image_dtype, device=y.device)
+    x_bar, state = x, (p, *step.state)
     objectives, changes = [], []
     stopper = Stopper(b, tol)
     k = 0
     for k in range(1, iters + 1):
-        q = (q + sigma * (op.forward(x_bar) / norm_a - y_n)) / (1.0 + sigma)
-        p = _project(p + (sigma * s) * grad2d(x_bar), radius)
-        x_new = x - tau * (op.adjoint(q) / norm_a + s * grad2d_adjoint(p))
+        x_new, state = step(x, x_bar, state)
         x_bar = 2.0 * x_new - x
         if return_history:
             xd = x_new.detach()
@@ -152,7 +209,7 @@ def tv_chambolle_pock(
         if keep is not None:
             if stopper.finished:
                 break
-            x, x_bar, q, p, radius, y_n = x[keep], x_bar[keep], q[keep], p[keep], radius[keep], y_n[keep]
+            x, x_bar, state = x[keep], x_bar[keep], tuple(t[keep] for t in state)
     x = stopper.assemble(x, k)
     if return_history:
         return x, {"objective": torch.stack(objectives), "relative_change": torch.stack(changes)}
