@@ -35,6 +35,33 @@ def _psnr(est: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return psnr(est, ref)
 
 
+#: Validation images the quick weights check (tests/test_networks.py) recomputes: the first few,
+#: so that the example suite stays fast (the record's ``val_psnr_db`` is over all ``n_val``).
+CHECK_IMAGES = 8
+
+
+def check_psnr(name: str, net: torch.nn.Module) -> float:
+    """Mean PSNR (dB, 4 decimals) of ``net`` on the first ``CHECK_IMAGES`` validation images, on the CPU."""
+    spec = zoo.get_spec(name)
+    op = zoo.make_operator(name)
+    x = zoo.training_images(name, spec.n_val, spec.data_seed + 1)[:CHECK_IMAGES]
+    if op.complex_images:
+        x = x.to(op.image_dtype)
+    with torch.no_grad():
+        out = _measure(net.cpu().eval(), op(x), op)
+    return round(float(_psnr(out, x).mean()), 4)
+
+
+def record_check(name: str, weights_dir: Path = zoo.WEIGHTS_DIR) -> float:
+    """Add ``check_psnr_db`` to the record of committed weights (``--record-check``), nothing else."""
+    path = Path(weights_dir) / f"{name}.json"
+    record = json.loads(path.read_text())
+    record["check_psnr_db"] = check_psnr(name, zoo.load_network(name, weights_dir))
+    record["check_images"] = CHECK_IMAGES
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record["check_psnr_db"]
+
+
 def train(name: str, *, steps: int | None = None, weights_dir: Path = zoo.WEIGHTS_DIR, log_every: int = 100,
           threads: int = 2, device: str = "cpu") -> dict:
     """Train network ``name`` from scratch and save it; returns the training record."""
@@ -99,6 +126,8 @@ def train(name: str, *, steps: int | None = None, weights_dir: Path = zoo.WEIGHT
         "parameters": sum(p.numel() for p in net.parameters()),
         "torch": torch.__version__,
         "operator": op_cpu.describe(),
+        "check_psnr_db": check_psnr(name, net),
+        "check_images": CHECK_IMAGES,
     }
     weights_dir = Path(weights_dir)
     weights_dir.mkdir(parents=True, exist_ok=True)
@@ -117,8 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights-dir", type=Path, default=zoo.WEIGHTS_DIR, help="where to write the weights")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--record-check", action="store_true",
+                        help="do not train: add check_psnr_db (first validation images) to the committed records")
     args = parser.parse_args(argv)
     names = zoo.NAMES if args.net == "all" else (args.net,)
+    if args.record_check:
+        for name in names:
+            print(f"[{name}] check PSNR {record_check(name, args.weights_dir):.4f} dB")
+        return 0
     t0 = time.perf_counter()
     for name in names:
         train(name, steps=args.steps, weights_dir=args.weights_dir, threads=args.threads, device=args.device)

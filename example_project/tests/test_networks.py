@@ -23,11 +23,11 @@ def test_cascade_data_consistency_is_exact() -> None:
     torch.manual_seed(0)
     net = zoo.build_network("deepmri").eval()
     op = zoo.make_operator("deepmri")
-    x = torch.rand(2, 64, 64).to(op.image_dtype)
+    x = torch.rand(2, 128, 128).to(op.image_dtype)
     y = op(x) + 0.01 * torch.randn(2, *op.measurement_shape, dtype=op.measurement_dtype)
     with torch.no_grad():
         out = net(y, op)
-    assert out.shape == (2, 64, 64) and out.is_complex()
+    assert out.shape == (2, 128, 128) and out.is_complex()
     assert float((op(out) - y).abs().max()) < 1e-5 * float(y.abs().max())
     # ... and the network does change the unmeasured coefficients (it is not the zero-filled image)
     assert float((out - op.adjoint(y)).abs().max()) > 1e-3
@@ -41,14 +41,15 @@ def test_weights_match_their_training_record(name: str) -> None:
     assert record["spec"] == spec.describe(), "the network's spec changed since its weights were trained"
     net = zoo.load_network(name)
     op = zoo.make_operator(name)
-    x = zoo.training_images(name, spec.n_val, spec.data_seed + 1)
+    # the first validation images (the record's check_psnr_db): the whole set takes a minute at 128 px
+    x = zoo.training_images(name, spec.n_val, spec.data_seed + 1)[: record["check_images"]]
     if op.complex_images:
         x = x.to(op.image_dtype)
     with torch.no_grad():
         y = op(x)
-        out = torch.cat([net(y[i : i + 32], op) for i in range(0, len(y), 32)])
-    assert float(psnr(out, x).mean()) == pytest.approx(record["val_psnr_db"], abs=0.01)
-    assert float(psnr(op.direct(y), x).mean()) == pytest.approx(record["val_psnr_direct_db"], abs=0.01)
+        out = net(y, op)
+    assert float(psnr(out, x).mean()) == pytest.approx(record["check_psnr_db"], abs=0.01)
+    assert float(psnr(out, x).mean()) > float(psnr(op.direct(y), x).mean()) + 5  # it learned something
     assert sum(p.numel() for p in net.parameters()) == record["parameters"]
 
 
