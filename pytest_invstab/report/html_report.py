@@ -50,12 +50,20 @@ def banner(records: list[Mapping[str, Any]]) -> str:
     return f'<div class="banner pass">All {_plural(t["checks"], "check")} passed</div>'
 
 
-def _cell(i: int, record: Mapping[str, Any]) -> str:
+def _cell(i: int, record: Mapping[str, Any], label: bool) -> str:
+    """Verdict and key number next to the baseline's: its own worst case where it was attacked (fair),
+    else its value on the same data. ``label``: name the test (a cell holds several)."""
     key = str(record.get("key_metric", ""))
-    base = (record.get("baseline") or {}).get(key)
+    metrics = record.get("metrics") or {}
+    own = metrics.get(f"baseline_worst_{key}")
+    same = (record.get("baseline") or {}).get(key, metrics.get(f"baseline_{key}"))
+    base, who = (own, "CS own worst") if is_number(own) else (same, "CS")
     value = format_number(key_value(record), unit_of(key))
-    base_text = f' <span class="help">(CS {esc(format_number(base, unit_of(key)))})</span>' if is_number(base) else ""
-    return f'<a href="#check-{i}">{verdict_badge(record)} {esc(value)}</a>{base_text}'
+    base_text = (f' <span class="help">({who} {esc(format_number(base, unit_of(key)))})</span>'
+                 if is_number(base) else "")
+    test = str(record.get("nodeid", "")).rsplit("::", 1)[-1].split("[", 1)[0].removeprefix("test_")
+    name = f' <span class="help">{esc(test.replace("_", " "))}</span>' if label else ""
+    return f'<a href="#check-{i}">{verdict_badge(record)} {esc(value)}</a>{base_text}{name}'
 
 
 def findings_matrix(records: list[Mapping[str, Any]]) -> str:
@@ -71,7 +79,8 @@ def findings_matrix(records: list[Mapping[str, Any]]) -> str:
     for net in networks:
         cells = []
         for c in checks:
-            found = [_cell(i, r) for i, r in enumerate(records) if network_id(r) == net and r.get("check") == c]
+            mine = [(i, r) for i, r in enumerate(records) if network_id(r) == net and r.get("check") == c]
+            found = [_cell(i, r, len(mine) > 1) for i, r in mine]
             cells.append(f"<td>{'<br>'.join(found) or '–'}</td>")
         body.append(f"<tr><th class=\"net\">{esc(net)}</th>{''.join(cells)}</tr>")
     return (f'<h2>Findings</h2><table class="matrix"><thead><tr><th>network (test id)</th>{head}</tr></thead>'

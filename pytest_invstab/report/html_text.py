@@ -28,6 +28,13 @@ CHECK_HELP: dict[str, tuple[str, str]] = {
         "0 = it has vanished. The CS baseline sees the same data. Fails when recovery &lt; min_recovery "
         "(and, where a margin is set, when the network is worse than the baseline by more than it).",
     ),
+    "detail_erasure": (
+        "Details erased by tiny perturbations",
+        "Inserts the details, then bisects the smallest perturbation size ||r|| / ||x + d|| whose worst case "
+        "makes a detail's recovery fall below min_recovery (the paper's Fig. 3: a tiny perturbation washes a "
+        "structure out). <b>erase_eps</b>: that size for the network, <b>baseline_erase_eps</b> for the CS "
+        "baseline; higher is better. Fails when erase_eps &lt; min_eps.",
+    ),
     "more_samples": (
         "More samples",
         "Reconstructs at growing sampling rates (nested masks: a larger rate keeps every sample of a smaller "
