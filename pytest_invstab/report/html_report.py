@@ -62,8 +62,8 @@ def _cell(i: int, record: Mapping[str, Any], label: bool) -> str:
     base_text = (f' <span class="help">({who} {esc(format_number(base, unit_of(key)))})</span>'
                  if is_number(base) else "")
     test = str(record.get("nodeid", "")).rsplit("::", 1)[-1].split("[", 1)[0].removeprefix("test_")
-    name = f' <span class="help">{esc(test.replace("_", " "))}</span>' if label else ""
-    return f'<a href="#check-{i}">{verdict_badge(record)} {esc(value)}</a>{base_text}{name}'
+    name = f'<div class="help">{esc(test.replace("_", " "))}</div>' if label else ""
+    return f'{name}<a href="#check-{i}">{verdict_badge(record)} {esc(value)}</a>{base_text}'
 
 
 def findings_matrix(records: list[Mapping[str, Any]]) -> str:
@@ -81,7 +81,7 @@ def findings_matrix(records: list[Mapping[str, Any]]) -> str:
         for c in checks:
             mine = [(i, r) for i, r in enumerate(records) if network_id(r) == net and r.get("check") == c]
             found = [_cell(i, r, len(mine) > 1) for i, r in mine]
-            cells.append(f"<td>{'<br>'.join(found) or '–'}</td>")
+            cells.append(f"<td>{('<br>' if len(found) < 2 else '').join(found) or '–'}</td>")
         body.append(f"<tr><th class=\"net\">{esc(net)}</th>{''.join(cells)}</tr>")
     return (f'<h2>Findings</h2><table class="matrix"><thead><tr><th>network (test id)</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
