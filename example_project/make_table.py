@@ -7,10 +7,10 @@
 With ``--readme`` the text between ``<!-- invstab-table:start -->`` and
 ``<!-- invstab-table:end -->`` is replaced; without it the tables are printed.
 
-Tables: one row per network (and the CS baseline) with the worst-case artifact at eps = 1 %
-(and the CS baseline's artifact under the same perturbation), the detail-recovery score (and
-CS's on the same data), and the PSNR at the trained and the largest rate with the largest fall;
-then PSNR against the sampling rate; then the training record of each network.
+Tables: one row per network, each number next to TV's on the same data: the worst-case artifact
+at eps = 1 % against TV's own worst case (phantoms, and a real scan), the symbol-recovery score,
+the perturbation size that erases a symbol, and the PSNR at the trained and the largest rate with
+the largest fall; then PSNR against the sampling rate; then the training record of each network.
 """
 
 from __future__ import annotations
@@ -24,28 +24,29 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- invstab-table:start -->", "<!-- invstab-table:end -->"
-NETWORKS = ("ell50", "deepmri", "dagan")
-ORDER = tuple(row for name in NETWORKS for row in (name, f"cs-{name}"))  # each network next to TV on its data
+NETWORKS = ("ell50", "deepmri", "dagan", "vn")
 TITLES = {
-    "ell50": "ell50 (U-Net after FBP, ellipses; Radon 12 angles)",
+    "ell50": "ell50 (U-Net after FBP, ellipses; Radon 50 angles)",
     "deepmri": "deepmri (CNN cascade + data consistency; Fourier 33 %)",
     "dagan": "dagan (U-Net on zero-filled; Fourier 20 %)",
-    **{f"cs-{name}": f"cs-{name} (TV on the same data)" for name in NETWORKS},
+    "vn": "vn (unrolled variational network; 8 coils, 15 %)",
 }
-CHECKS = ("worst_case", "detail_recovery", "more_samples")
+#: The tests of ``tests/test_stability.py`` by what they measure.
+CURVE, SCAN, DETAILS, ERASURE, SAMPLES = ("test_tiny_worst_case_perturbation", "test_tiny_worst_case_on_a_real_scan",
+                                          "test_small_structural_change", "test_symbols_survive_tiny_perturbations",
+                                          "test_more_samples")
 
 
 def load(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{network id: {check: record}}`` from a pytest-invstab JSON report."""
+    """``{network id: {test function: record}}`` from a pytest-invstab JSON report."""
     data = json.loads(Path(path).read_text())
     if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
         raise SystemExit(f"{path} is not a pytest-invstab JSON report (run the suite with --invstab-report)")
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for rec in data["checks"]:
-        m = re.search(r"\[([^\]]+)\]$", str(rec.get("nodeid", "")))
-        if not m:
-            continue
-        out.setdefault(m.group(1), {})[rec["check"]] = rec
+        m = re.search(r"::(\w+)\[([^\]]+)\]$", str(rec.get("nodeid", "")))
+        if m:
+            out.setdefault(m.group(2), {})[m.group(1)] = rec
     return out
 
 
@@ -60,49 +61,62 @@ def _verdict(rec: dict[str, Any] | None) -> str:
 
 
 def _order(nets: dict[str, Any]) -> list[str]:
-    return [n for n in ORDER if n in nets] + sorted(n for n in nets if n not in ORDER)
+    return [n for n in NETWORKS if n in nets] + sorted(n for n in nets if n not in NETWORKS)
+
+
+def _worst(rec: dict[str, Any] | None, eps: float = 0.01) -> str:
+    """The worst artifact at ``eps`` against TV's own worst case there (their ratio), and the verdict."""
+    if rec is None:
+        return "– | not run"
+    m = rec["metrics"]
+    key = f"@{eps:g}" if f"artifact@{eps:g}" in m else ""
+    net, tv = m.get(f"artifact{key}"), m.get(f"baseline_worst_artifact{key}")
+    ratio = f" = {net / tv:.1f}x" if net is not None and tv else ""
+    return f"{_f(net)} / {_f(tv)}{ratio} | {_verdict(rec)}"
+
+
+def _details(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "– | not run"
+    return f"{_f(rec['metrics']['recovery'], '.2f')} ({_f(rec['baseline'].get('recovery'), '.2f')}) | {_verdict(rec)}"
+
+
+def _erasure(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "– | not run"
+    m = rec["metrics"]
+    return f"{_f(m.get('erase_eps'), '.4f')} ({_f(m.get('baseline_erase_eps'), '.4f')}) | {_verdict(rec)}"
+
+
+def _samples(ms: dict[str, Any] | None) -> str:
+    if ms is None:
+        return "– | – | not run"
+    curves = ms.get("curves") or {}
+    rates, series = curves.get("x") or [], curves.get("series") or {}
+    net = series.get("network") or []
+    cs = next((v for k, v in series.items() if k != "network"), [])
+    trained = ms["settings"].get("trained_rate")
+    i = min(range(len(rates)), key=lambda k: abs(rates[k] - trained)) if trained is not None and rates else 0
+    cs_part = f" ({_f(cs[i], '.1f')} → {_f(cs[-1], '.1f')})" if cs else ""
+    first = f"{_f(net[i], '.1f')} → {_f(net[-1], '.1f')}{cs_part} at rate {rates[i]:.2f} → {rates[-1]:.2f}" if net else "–"
+    m = ms["metrics"]
+    cs_gain = f" ({_f(m['baseline_gain_db'], '.1f')})" if m.get("baseline_gain_db") is not None else ""
+    return f"{first} | {_f(m['max_drop_db'], '.2f')}; {_f(m['gain_db'], '.1f')}{cs_gain} | {_verdict(ms)}"
 
 
 def summary_table(nets: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One row per network, every number next to TV's on the same data (TV's *own* worst case for
+    the perturbation tests, TV's score for the details, TV's PSNR for more samples)."""
     rows = [
-        "| network | worst-case artifact at eps = 1 % (CS, same r) | verdict | detail recovery (CS) | verdict "
-        "| PSNR dB at trained → largest rate (CS) | largest PSNR fall; gain dB (CS gain) | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| network | worst artifact at eps = 1 %, network / TV's own worst (ratio) | verdict (curve 0.5-2 %) "
+        "| real scan: same at 1 % | verdict | symbol recovery (TV) | verdict | symbols erased at ‖r‖/‖x + d‖ (TV) "
+        "| verdict | PSNR dB trained → largest rate (TV) | largest PSNR fall; gain dB (TV gain) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in _order(nets):
-        checks = nets[name]
-        wc, dr, ms = (checks.get(c) for c in CHECKS)
-        cells = [TITLES.get(name, name)]
-        if wc:
-            m, thr = wc["metrics"], wc["thresholds"].get("max_artifact")
-            cells += [f"{_f(m['artifact'])} ({_f(m.get('baseline_artifact'))}); limit {_f(thr)}", _verdict(wc)]
-        else:
-            cells += ["–", "not run"]
-        if dr:
-            m, thr = dr["metrics"], dr["thresholds"]
-            limit = f"min {_f(thr.get('recovery'), '.2f')}"
-            if thr.get("baseline_margin") is not None:
-                limit += f", CS − {_f(thr['baseline_margin'], '.2f')}"
-            cells += [f"{_f(m['recovery'], '.2f')} ({_f(dr['baseline'].get('recovery'), '.2f')}); {limit}", _verdict(dr)]
-        else:
-            cells += ["–", "not run"]
-        if ms:
-            curves = ms.get("curves") or {}
-            rates = curves.get("x") or []
-            net = (curves.get("series") or {}).get("network") or []
-            cs = (curves.get("series") or {}).get("CS baseline") or []
-            trained = ms["settings"].get("trained_rate")
-            i = min(range(len(rates)), key=lambda k: abs(rates[k] - trained)) if trained is not None and rates else 0
-            if rates and net:
-                cs_part = f" ({_f(cs[i], '.1f')} → {_f(cs[-1], '.1f')})" if cs else ""
-                cells.append(f"{_f(net[i], '.1f')} → {_f(net[-1], '.1f')}{cs_part} at rate {rates[i]:.2f} → {rates[-1]:.2f}")
-            else:
-                cells.append("–")
-            m = ms["metrics"]
-            cs_gain = f" ({_f(m['baseline_gain_db'], '.1f')})" if m.get("baseline_gain_db") is not None else ""
-            cells += [f"{_f(m['max_drop_db'], '.2f')}; {_f(m['gain_db'], '.1f')}{cs_gain}", _verdict(ms)]
-        else:
-            cells += ["–", "–", "not run"]
+        t = nets[name]
+        cells = [TITLES.get(name, name), _worst(t.get(CURVE)), _worst(t.get(SCAN)), _details(t.get(DETAILS)),
+                 _erasure(t.get(ERASURE)), _samples(t.get(SAMPLES))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -111,14 +125,13 @@ def psnr_table(nets: dict[str, dict[str, dict[str, Any]]]) -> str:
     """PSNR (dB) of each network against its rates, as multiples of the trained rate."""
     rows = ["| network | PSNR dB (CS) at each sampling rate; the trained rate in bold |", "| --- | --- |"]
     for name in _order(nets):
-        if name.startswith("cs-"):  # its numbers are the parentheses of its network's row
-            continue
-        ms = nets[name].get("more_samples")
+        ms = nets[name].get(SAMPLES)
         if not ms or not ms.get("curves"):
             continue
         curves = ms["curves"]
         rates, series = curves["x"], curves["series"]
-        net, cs = series.get("network", []), series.get("CS baseline", [])
+        net = series.get("network", [])
+        cs = next((v for k, v in series.items() if k != "network"), [])
         trained = ms["settings"].get("trained_rate")
         parts = []
         for k, r in enumerate(rates):
@@ -129,14 +142,14 @@ def psnr_table(nets: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 
 def training_table(weights_dir: Path = HERE / "weights") -> str:
-    rows = ["| network | parameters | training steps | threads | training time (s) | validation PSNR dB (direct) |",
-            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    rows = ["| network | parameters | training steps | device | training time (s) | validation PSNR dB (direct) |",
+            "| --- | ---: | ---: | --- | ---: | --- |"]
     for name in NETWORKS:
         path = weights_dir / f"{name}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
-        rows.append(f"| {name} | {r['parameters']} | {r['steps']} | {r.get('threads', '–')} | {r['train_seconds']:.0f} | "
+        rows.append(f"| {name} | {r['parameters']} | {r['steps']} | {r.get('device', 'cpu')} | {r['train_seconds']:.0f} | "
                     f"{r['val_psnr_db']:.2f} ({r['val_psnr_direct_db']:.2f}) |")
     return "\n".join(rows)
 

@@ -62,11 +62,15 @@ def test_make_table_puts_numbers_in_their_rows(tmp_path) -> None:
     report = {
         "format": "pytest-invstab-report", "version": 1, "meta": {"duration_s": 12.0},
         "checks": [
-            rec("tests/t.py::test_w[dagan]", "worst_case", False, {"artifact": 0.0951, "baseline_artifact": 0.0107},
-                thresholds={"max_artifact": 0.06}),
-            rec("tests/t.py::test_d[dagan]", "detail_recovery", True, {"recovery": 0.2386},
+            rec("tests/t.py::test_tiny_worst_case_perturbation[dagan]", "worst_case", False,
+                {"artifact": 0.0726, "artifact@0.01": 0.0951, "baseline_worst_artifact@0.01": 0.0317}),
+            rec("tests/t.py::test_tiny_worst_case_on_a_real_scan[dagan]", "worst_case", True,
+                {"artifact": 0.0323, "baseline_worst_artifact": 0.0183}),
+            rec("tests/t.py::test_small_structural_change[dagan]", "detail_recovery", True, {"recovery": 0.2386},
                 thresholds={"recovery": 0.1, "baseline_margin": 0.2}, baseline={"recovery": 0.2045}),
-            rec("tests/t.py::test_m[dagan]", "more_samples", False,
+            rec("tests/t.py::test_symbols_survive_tiny_perturbations[dagan]", "detail_erasure", False,
+                {"erase_eps": 0.005, "baseline_erase_eps": 0.015}),
+            rec("tests/t.py::test_more_samples[dagan]", "more_samples", False,
                 {"max_drop_db": 1.979, "gain_db": -1.98, "baseline_gain_db": 22.06},
                 settings={"trained_rate": 0.2},
                 curves={"x": [0.1, 0.2, 0.6], "series": {"network": [17.8, 22.3, 20.3],
@@ -77,8 +81,10 @@ def test_make_table_puts_numbers_in_their_rows(tmp_path) -> None:
     path.write_text(json.dumps(report))
     text = make_table.render(path)
     row = next(line for line in text.splitlines() if line.startswith("| dagan"))
-    assert "0.095 (0.011); limit 0.060 | **unstable**" in row
-    assert "0.24 (0.20); min 0.10, CS − 0.20 | stable" in row
+    assert "0.095 / 0.032 = 3.0x | **unstable**" in row  # the curve's 1 % level against TV's own worst case
+    assert "0.032 / 0.018 = 1.8x | stable" in row  # the real scan
+    assert "0.24 (0.20) | stable" in row
+    assert "0.0050 (0.0150) | **unstable**" in row
     assert "22.3 → 20.3 (20.2 → 42.2) at rate 0.20 → 0.60" in row
     assert "1.98; -2.0 (22.1) | **unstable**" in row
     assert "**0.20: 22.3 (20.2)**" in text
