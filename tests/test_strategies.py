@@ -86,7 +86,9 @@ def test_details_fit_and_insert(d):
 def test_details_reach_the_corners():
     positions = []
 
-    @settings(max_examples=40, deadline=None, database=None)
+    # derandomized: a fixed sequence of examples, so the edge is reached on every run (random
+    # draws missed it now and then)
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True)
     @given(d=details(size=32, kinds=("heart",)))
     def collect(d):
         positions.append(d.detail.bbox)
