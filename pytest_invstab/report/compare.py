@@ -60,6 +60,11 @@ def is_gate_metric(name: str) -> bool:
     return name in GATE_METRICS or any(name.startswith(p) and len(name) > len(p) for p in GATE_PREFIXES)
 
 
+def _where(record: Mapping[str, Any]) -> str:
+    """``"<nodeid> <check>#<index>"``: a record as the gate's lines name it."""
+    return f"{record.get('nodeid')} {record.get('check')}#{record.get('index', 0)}"
+
+
 @dataclass(frozen=True)
 class Threshold:
     """How much worse ``metric`` may get: ``value`` percent of the previous value (``relative``) or absolute."""
@@ -206,14 +211,10 @@ class Comparison:
             lines.append(f"improved: {c.nodeid} {c.check} {c.metric} {_fmt(c.previous, c.metric)} -> "
                          f"{_fmt(c.current, c.metric)} ({c.describe_change()}; {c.better} is better)")
         for r in self.missing_in_current:
-            lines.append(f"missing in current run: {r.get('nodeid')} {r.get('check')}#{r.get('index', 0)} "
+            lines.append(f"missing in current run: {_where(r)} "
                          f"(was {r.get('verdict', 'passed' if r.get('passed') else 'failed')} in the previous report)")
-        for r in self.not_gated:
-            lines.append(f"not gated (no gated metric in this check): {r.get('nodeid')} "
-                         f"{r.get('check')}#{r.get('index', 0)}")
-        for r in self.new_in_current:
-            lines.append(f"new in current run (not in the previous report): {r.get('nodeid')} "
-                         f"{r.get('check')}#{r.get('index', 0)}")
+        lines += [f"not gated (no gated metric in this check): {_where(r)}" for r in self.not_gated]
+        lines += [f"new in current run (not in the previous report): {_where(r)}" for r in self.new_in_current]
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
