@@ -72,7 +72,9 @@ def main() -> None:
     if not (args.skip_suite or q):
         suite_env = {k: v for k, v in env.items() if k != "OMP_NUM_THREADS"}  # the plugin chooses
         quiet = ["-q", "-p", "no:cacheprovider"]
-        plain = run("example suite, one process", [py, "-m", "pytest", *quiet], ROOT / "example_project", suite_env)
+        # -n 0: the example's pytest.ini asks for -n 2 itself
+        plain = run("example suite, one process", [py, "-m", "pytest", "-n", "0", *quiet], ROOT / "example_project",
+                    suite_env)
         xdist = run("example suite, -n 2", [py, "-m", "pytest", "-n", "2", *quiet], ROOT / "example_project",
                     suite_env)
         print(f"\nexample suite wall time: {plain:.1f} s serial, {xdist:.1f} s with -n 2 "
