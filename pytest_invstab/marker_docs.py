@@ -41,9 +41,10 @@ MARKER_DOCS: dict[str, str] = {
     ),
     "detail_erasure": (
         "detail_erasure(details='symbols', min_recovery=0.5, intensity=None, eps_max=0.1, bisections=6, "
-        f"min_eps=0.01, steps=None, baseline='default', budget=None, seed=None, {_FIXTURE_DOC}): insert a detail "
+        f"min_eps=0.01, steps=None, baseline='default', budget=None, seed=None, {_SANITY_DOC}, {_FIXTURE_DOC}): "
+        "insert a detail "
         "and bisect the smallest perturbation size ||r||/||x+d|| (<= eps_max) whose worst case makes its recovery "
         "fall below min_recovery, for the network and the baseline; fail when the network's is below min_eps. "
-        "Antun et al. 2020, instabilities 1 and 2 together (Fig. 3)."
+        "Antun et al. 2020, instabilities 1 and 2 together (Fig. 3)." + _SANITY_TEXT
     ),
 }

@@ -229,7 +229,7 @@ _FALLBACK_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "more_samples": ("rates", "trained_rate", "tolerance_db", "require_gain_db", "baseline", "budget", "seed",
                      "operators", "masks", "allow_unnested", "sanity", "sanity_min_gain_db"),
     "detail_erasure": ("details", "min_recovery", "intensity", "eps_max", "bisections", "min_eps", "steps", "baseline",
-                       "budget", "seed"),
+                       "budget", "seed", "sanity", "sanity_min_gain_db"),
 }
 
 def check_function(marker: str) -> Callable[..., Any]:

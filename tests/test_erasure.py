@@ -54,3 +54,16 @@ def test_marker_arguments():
     assert {"eps_max", "min_eps", "bisections", "details"} <= set(allowed_arguments("detail_erasure"))
     assert value_problems("detail_erasure", {"eps_max": 0.2, "min_eps": 0.0}) == []
     assert value_problems("detail_erasure", {"eps_max": -0.1})
+
+
+def test_a_miswired_network_stops_at_the_sanity_gate_before_any_search():
+    """No erasure verdict on a network clearly worse than zero-filling (here: a tenth of its intensity)."""
+    from pytest_invstab.errors import MiswiredNetworkError
+
+    op = FourierOperator(size=32, rate=0.5, seed=0)
+    x = shepp_logan(32)[None]
+    with pytest.raises(MiswiredNetworkError, match="no detail_erasure verdict.*13.8 dB.*21.1 dB"):
+        detail_erasure(lambda y, o: 0.1 * o.adjoint(y), op, x, baseline=None, bisections=1, steps=1)
+    # switched off, the same network gets a verdict
+    res = detail_erasure(lambda y, o: 0.1 * o.adjoint(y), op, x, baseline=None, bisections=1, steps=1, sanity=False)
+    assert res.verdict in ("passed", "failed") and res.settings["sanity"] == "off (sanity=False)"

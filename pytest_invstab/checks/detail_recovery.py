@@ -155,11 +155,11 @@ def _validate(reconstructor, operator, images, *, details, min_recovery, intensi
     dets = resolve_details(details, (int(op.image_shape[0]), int(op.image_shape[1])), seed)
     return _Args(f=f, op=op, x=x, seed=seed, budget=budget_obj, base=base,
                  gate=C.gate_threshold(sanity, sanity_min_gain_db), details=details, dets=dets,
-                 min_recovery=min_recovery, intensity_given=intensity is not None, amp=_intensities(intensity, x),
+                 min_recovery=min_recovery, intensity_given=intensity is not None, amp=detail_intensities(intensity, x),
                  margin=margin)
 
 
-def _intensities(intensity: Any, x: torch.Tensor) -> torch.Tensor:
+def detail_intensities(intensity: Any, x: torch.Tensor) -> torch.Tensor:
     """Detail amplitude per image ``[B]`` in image units."""
     if intensity is None:
         mag = magnitude(x).reshape(x.shape[0], -1)

@@ -29,8 +29,9 @@ from ..result import HIGHER_IS_BETTER, CheckResult
 from ..baselines import CSBaseline
 from . import _common as C
 from . import robustness as R
-from .detail_recovery import DEFAULT_MIN_RECOVERY, _intensities
+from .detail_recovery import DEFAULT_MIN_RECOVERY, detail_intensities
 from .detail_scoring import dilate, resolve_details, score_all
+from .sanity import DEFAULT_MIN_GAIN_DB, sanity_gate
 
 #: Search steps per bisection level at budget "standard" (scaled by ``budget.steps``).
 DEFAULT_ERASE_STEPS = 30
@@ -51,13 +52,17 @@ def detail_erasure(
     baseline: Any = "default",
     budget: Any = "standard",
     seed: int = 0,
+    sanity: bool = True,
+    sanity_min_gain_db: float = DEFAULT_MIN_GAIN_DB,
 ) -> CheckResult:
     """Smallest perturbation that erases an inserted detail, for the network and the baseline.
 
     Args: ``details`` / ``intensity`` / ``min_recovery`` as ``detail_recovery``; ``eps_max``: the
     largest size searched; ``bisections``: halvings of the bracket (the erasure size is known to
     ``eps_max / 2**bisections``); ``min_eps``: the smallest acceptable erasure size; ``steps``:
-    search steps per size (``None``: ``budget.steps(DEFAULT_ERASE_STEPS)``).
+    search steps per size (``None``: ``budget.steps(DEFAULT_ERASE_STEPS)``); ``sanity`` /
+    ``sanity_min_gain_db``: the sanity gate before any search (``checks.sanity``; no verdict on a
+    miswired network).
 
     Returns a ``CheckResult`` with key metric ``erase_eps`` (higher is better; the upper end of the
     final bracket, ``inf`` if never erased), ``baseline_erase_eps`` and ``erase_ratio`` (network /
@@ -72,8 +77,10 @@ def detail_erasure(
     bisections = V.positive_int("bisections", bisections, 6)
     steps = V.positive_int("steps", steps, get_budget(budget).steps(DEFAULT_ERASE_STEPS))
     base = C.resolve_baseline(baseline)
+    gate_min = C.gate_threshold(sanity, sanity_min_gain_db)
+    gate = None if gate_min is None else sanity_gate("detail_erasure", f, op, x, base, min_gain_db=gate_min)
     dets = resolve_details(details, (int(op.image_shape[0]), int(op.image_shape[1])), seed)
-    amp = _intensities(intensity, x)
+    amp = detail_intensities(intensity, x)
     parts = [insert_details(x[b:b + 1], dets, float(amp[b])) for b in range(x.shape[0])]
     xd = torch.cat([p[0] for p in parts])
     regions = [dilate(det.support).to(x.device) for det in dets]
@@ -83,7 +90,9 @@ def detail_erasure(
         net = job.bisect(f)
     with sw("baseline_s"):
         bas = job.bisect(base) if base is not None else None
-    return _result(f, op, x, seed, net, bas, min_rec, min_eps, job, sw, base)
+    result = _result(f, op, x, seed, net, bas, min_rec, min_eps, job, sw, base)
+    result.settings["sanity"] = C.gate_settings(gate)
+    return result
 
 
 @dataclass
