@@ -46,12 +46,12 @@ import torch
 from .. import validate as V
 from ..budget import get_budget
 from ..errors import InvalidInputError
-from ..images import Detail, insert_details
+from ..images import Detail
 from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, LOWER_IS_BETTER, CheckResult
 from ..tensors import magnitude
 from . import _common as C
-from .detail_scoring import EDGE_SIGMA_PX, SUPPORT_DILATION_PX, dilate, resolve_details, score_all
+from .detail_scoring import EDGE_SIGMA_PX, SUPPORT_DILATION_PX, insert_per_image, resolve_details, score_all
 from .sanity import DEFAULT_MIN_GAIN_DB, sanity_gate
 
 #: Default ``min_recovery`` (dimensionless score, see the module docstring).
@@ -189,10 +189,7 @@ class _Run:
 def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
     """Insert the details, reconstruct with and without them (one batched call each), score every detail."""
     x, n = a.x, a.x.shape[0]
-    parts = [insert_details(x[b:b + 1], a.dets, float(a.amp[b])) for b in range(n)]
-    xd = torch.cat([p[0] for p in parts])
-    d = torch.cat([p[1] for p in parts])
-    regions = [dilate(det.support).to(x.device) for det in a.dets]
+    xd, d, regions = insert_per_image(x, a.dets, a.amp)
     with torch.no_grad():
         y = a.op(torch.cat([x, xd]))  # one batched call: clean images first, then with details
     with clock("network_s"):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .. import validate as V
 from ..errors import InvalidInputError
-from ..images import Detail, default_details
+from ..images import Detail, default_details, insert_details
 from ..images.details import SUPPORT_THRESHOLD
 
 #: Pixels by which a detail's support is dilated before scoring (catches smeared details).
@@ -127,6 +127,15 @@ def dilate(support: torch.Tensor, pixels: int = SUPPORT_DILATION_PX) -> torch.Te
     return out[0, 0] > 0
 
 
+def insert_per_image(x: torch.Tensor, dets: list[Detail], amp: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """``(x + d, d, regions)``: the details inserted in each image at its own intensity ``amp[b]``,
+    and each detail's support dilated by ``SUPPORT_DILATION_PX`` (where it is scored)."""
+    parts = [insert_details(x[b:b + 1], dets, float(amp[b])) for b in range(x.shape[0])]
+    regions = [dilate(det.support).to(x.device) for det in dets]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]), regions
+
+
 def _smooth(t: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of ``[B, H, W]`` (reflected borders)."""
     if sigma <= 0:
@@ -212,5 +221,5 @@ def score_all(clean: torch.Tensor, perturbed: torch.Tensor, x: torch.Tensor, xd:
     return {k: torch.stack([p[k] for p in per]).cpu() for k in per[0]}
 
 
-__all__ = ["EDGE_SIGMA_PX", "SUPPORT_DILATION_PX", "detail_scores", "dilate",
+__all__ = ["EDGE_SIGMA_PX", "SUPPORT_DILATION_PX", "detail_scores", "dilate", "insert_per_image",
            "resolve_details", "score_all"]

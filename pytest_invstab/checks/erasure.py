@@ -23,14 +23,13 @@ import torch
 from .. import attacks
 from .. import validate as V
 from ..budget import get_budget
-from ..images import insert_details
 from ..operators.base import LinearOperator
 from ..result import HIGHER_IS_BETTER, CheckResult
 from ..baselines import CSBaseline
 from . import _common as C
 from . import robustness as R
 from .detail_recovery import DEFAULT_MIN_RECOVERY, detail_intensities
-from .detail_scoring import dilate, resolve_details, score_all
+from .detail_scoring import insert_per_image, resolve_details, score_all
 from .sanity import DEFAULT_MIN_GAIN_DB, sanity_gate
 
 #: Search steps per bisection level at budget "standard" (scaled by ``budget.steps``).
@@ -81,9 +80,7 @@ def detail_erasure(
     gate = None if gate_min is None else sanity_gate("detail_erasure", f, op, x, base, min_gain_db=gate_min)
     dets = resolve_details(details, (int(op.image_shape[0]), int(op.image_shape[1])), seed)
     amp = detail_intensities(intensity, x)
-    parts = [insert_details(x[b:b + 1], dets, float(amp[b])) for b in range(x.shape[0])]
-    xd = torch.cat([p[0] for p in parts])
-    regions = [dilate(det.support).to(x.device) for det in dets]
+    xd, _, regions = insert_per_image(x, dets, amp)
     sw = C.Stopwatch(op.device)
     job = _Job(op, x, xd, regions, min_rec, eps_max, bisections, steps, seed)
     with sw("network_s"):
