@@ -28,14 +28,19 @@ def test_stopping_is_per_image_and_close_to_a_long_solve(solver):
     single = torch.cat([solver(op, y[i:i + 1], tol=tol) for i in range(3)])
     torch.testing.assert_close(batch, single, rtol=0, atol=1e-5)  # an image does not depend on its batch
     long = solver(op, y, iters=3000)  # the reference: many more iterations, no tolerance
-    fixed = solver(op, y)  # the former rule: the full 400 iterations
 
     def dist(a):
         return (a - long).abs().reshape(3, -1).norm(dim=1) / long.abs().reshape(3, -1).norm(dim=1)
 
-    # Stopping early costs little against the former fixed count (measured: equal for TV; FISTA
-    # 0.5-5.4 % from the long solve either way).
-    assert bool((dist(batch) <= 1.2 * dist(fixed) + 0.005).all()), (dist(batch), dist(fixed))
+    if solver is tv_chambolle_pock:
+        # The documented accuracy of TV's default stop: about 1e-2 from the solution (measured
+        # 0.4-1.1 %, benchmarks/bench_tv.py; the former plain steps stopped 1.4-3.0 % away here).
+        assert bool((dist(batch) <= 0.015).all()), dist(batch)
+    else:
+        # Stopping early costs little against the former fixed count (FISTA: 0.5-5.4 % from the
+        # long solve either way).
+        fixed = solver(op, y)  # the former rule: the full 400 iterations
+        assert bool((dist(batch) <= 1.2 * dist(fixed) + 0.005).all()), (dist(batch), dist(fixed))
 
 
 def test_stopping_saves_iterations_on_an_easy_problem(monkeypatch):
