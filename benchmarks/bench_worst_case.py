@@ -179,7 +179,7 @@ def part6() -> None:
     from pytest_invstab.tensors import batch_norm
 
     op = zoo.make_operator("dagan")
-    x = torch.cat([shepp_logan(64)[None], zoo.training_images("dagan", 2, 7)]).float()
+    x = torch.cat([shepp_logan(op.image_shape[0])[None], zoo.training_images("dagan", 2, 7)]).float()
     base, y = CSBaseline(), op(x)
     clean = base(y, op)
     full = lambda p: batch_norm(base(op(x + p), op) - clean) / batch_norm(x)  # noqa: E731

@@ -13,9 +13,10 @@ Thresholds (numbers measured by this suite; see README.md):
 
 * Tiny worst-case perturbations: a robustness curve at ||r||/||x|| = 0.5, 1 and 2 %, the network's
   worst artifact against TV's *own* worst artifact at the same size (TV attacked through its
-  iterations, not merely given the network's perturbation). TV's own worst case is 0.017-0.040 at
-  1 % on these operators; a network fails when its worst case exceeds 1.5 times TV's at any size,
-  or 0.1 in absolute terms.
+  iterations, not merely given the network's perturbation). TV's own worst case is 0.022-0.064 at
+  1 % on these operators; a network fails when its worst case exceeds 1.25 times TV's at any size,
+  or 0.1 in absolute terms (the networks' largest ratios over the curve are 0.79-0.90, and 1.61
+  for ell50: the line lies midway).
 * Small structural changes: the card symbols at intensity 0.25 (a quarter of the [0, 1] range).
   A network fails when it recovers them worse than TV on the same measurements by more than 0.2,
   or when they all but vanish (score below 0.3).
@@ -27,8 +28,9 @@ Thresholds (numbers measured by this suite; see README.md):
   fall by more than 1 dB from one rate to a larger one, and must gain at least 3 dB from the
   trained rate to 3x it when TV gains that much.
 * Real scans (distribution shift: trained on phantoms, tested on a real CT or MR slice): the worst
-  case at 1 % against TV's own worst case there, which is smaller than on the phantoms (0.014-0.018);
-  every network's worst case is 1.5 to 2.5 times TV's there, and the line is drawn at 2.
+  case at 1 % against TV's own worst case there, which is smaller than on the phantoms (0.015-0.024);
+  the networks' worst cases are 1.4 times TV's there, and 2.1 times for ell50: the line is drawn
+  midway, at 1.75.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ CS = zoo.cs_reference()  # the stable reference, passed to every check as ``base
 # -- thresholds (where they come from: the module docstring) ------------------------------------
 EPS_CURVE = (0.005, 0.01, 0.02)  # perturbation sizes ||r|| / ||x|| of the robustness curve
 MAX_ARTIFACT = 0.1  # largest relative artifact ||f(A(x+r)) - f(Ax)|| / ||x|| at any size
-MAX_RATIO = 1.5  # largest network / TV ratio of worst artifacts at the same size
-MAX_RATIO_SCAN = 2.0  # the same on a real scan (data the networks never saw; see the module docstring)
+MAX_RATIO = 1.25  # largest network / TV ratio of worst artifacts at the same size
+MAX_RATIO_SCAN = 1.75  # the same on a real scan (data the networks never saw; see the module docstring)
 DETAIL_INTENSITY = 0.25  # amplitude of the inserted symbols, image units (images are in [0, 1])
 MIN_RECOVERY = 0.3  # recovery score (1 = perfect, 0 = gone): the symbols must be there
 RECOVERY_MARGIN = 0.2  # ... and recovered at most this much worse than TV on the same data
@@ -66,8 +68,8 @@ def case(name: str, finding: str | None = None, **marks: dict) -> object:
 @pytest.mark.parametrize(
     "network",
     [
-        case("ell50", "Ell-50-like U-Net: its worst case is about 1.9x TV's own at every size (0.031 against "
-                      "0.017 at 1 %)"),
+        case("ell50", "Ell-50-like U-Net: its worst case is 1.4-1.6x TV's own at every size (0.031 against "
+                      "0.022 at 1 %)"),
         case("deepmri"),
         case("dagan"),
         case("vn"),
@@ -83,8 +85,8 @@ def test_tiny_worst_case_perturbation(network: str) -> None:
 @pytest.mark.parametrize(
     "network",
     [
-        case("ell50", "Ell-50-like U-Net on a real head CT: its worst case at 1 % is 2.5x TV's own (0.034 against "
-                      "0.014)"),
+        case("ell50", "Ell-50-like U-Net on a real head CT: its worst case at 1 % is 2.1x TV's own (0.034 against "
+                      "0.016)"),
         case("deepmri"),
         case("dagan"),
         case("vn"),
@@ -103,7 +105,7 @@ def test_tiny_worst_case_on_a_real_scan(network: str) -> None:
         case("ell50"),
         case("deepmri"),
         case("dagan"),
-        case("vn", "MRI-VN-like network: the card symbols come out at 0.38 where TV on the same data recovers 0.75"),
+        case("vn", "MRI-VN-like network: the card symbols come out at 0.38 where TV on the same data recovers 0.76"),
     ],
     indirect=True,
 )
@@ -117,7 +119,7 @@ def test_small_structural_change(network: str) -> None:
     "network",
     [
         case("deepmri"),
-        case("dagan", "DAGAN-like U-Net: a perturbation of 0.5 % of ||x + d|| erases a symbol (TV: 1.5 %)"),
+        case("dagan", "DAGAN-like U-Net: a perturbation of 0.5 % of ||x + d|| erases a symbol (TV: 1.0 %)"),
     ],
     indirect=True,
 )
@@ -132,7 +134,7 @@ def test_symbols_survive_tiny_perturbations(network: str) -> None:
         case("ell50", more_samples=dict(trained_rate=zoo.trained_rate("ell50"))),
         case("deepmri", more_samples=dict(trained_rate=zoo.trained_rate("deepmri"))),
         case("dagan", "DAGAN-like U-Net: PSNR falls by 10.7 dB as k-space columns are added (20 % -> 61 %; "
-                      "TV gains 19 dB)", more_samples=dict(trained_rate=zoo.trained_rate("dagan"))),
+                      "TV gains 18 dB)", more_samples=dict(trained_rate=zoo.trained_rate("dagan"))),
         case("vn", "MRI-VN-like network: PSNR falls by 5.1 dB above its trained 15 % (TV gains 11 dB)",
              more_samples=dict(trained_rate=zoo.trained_rate("vn"))),
     ],

@@ -26,7 +26,8 @@ def erase_search(f: Reconstructor, op: LinearOperator, xd: torch.Tensor, target:
     """Perturbation of ``xd`` (``[B, *image_shape]``) pulling ``f`` towards ``target`` inside ``mask``.
 
     ``target``: ``[B, *image_shape]`` (the reconstruction without the detail); ``mask``: 0/1
-    ``[*image_shape]``. The result's ``artifact`` is ``||(f(.) - f(A xd)) * mask|| / ||xd||``;
+    ``[*image_shape]``, or ``[B, *image_shape]`` for one region per image (several details searched
+    in one batch). The result's ``artifact`` is ``||(f(.) - f(A xd)) * mask|| / ||xd||``;
     ``settings["distance"]``: the remaining ``||(f(.) - target) * mask|| / ||xd||`` per image.
     """
     xd = check_inputs(f, op, xd, domain)
