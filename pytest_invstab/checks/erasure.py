@@ -112,18 +112,19 @@ class _Job:
         clean, with_d = ref
         if eps == 0:
             return float(score_all(clean, with_d, x, xd, self.regions)["recovery"].min()), None
+        # One batched search for all details: row block k targets detail k on every image.
+        n_reg, b = len(self.regions), xd.shape[0]
+        xd_all, clean_all = xd.repeat(n_reg, *([1] * (xd.dim() - 1))), clean.repeat(n_reg, *([1] * (xd.dim() - 1)))
+        masks = torch.cat([region.to(op.dtype).expand_as(xd) for region in self.regions])
+        start = None if starts is None else torch.cat(starts)
         # a CS baseline is searched through its cheap warm-started copy, then judged with its full solve
-        cheap = R.WarmBaseline(g, op, op(xd)) if isinstance(g, CSBaseline) else g
-        found, outs = [], []
-        for k, region in enumerate(self.regions):
-            att = attacks.erase_search(cheap, op, xd, clean, region.to(op.dtype), eps=eps, steps=self.steps,
-                                       seed=self.seed, start=None if starts is None else starts[k])
-            found.append(att.perturbation)
-            outs.append(att.perturbed)
-        if cheap is not g:  # one batched full solve for every region's perturbation
-            outs = list(C.run_baseline(g, op(xd + torch.cat(found)), op).split(xd.shape[0]))
-        worst = min(float(score_all(clean, out, x, xd, [region])["recovery"].min())
-                    for out, region in zip(outs, self.regions))
+        cheap = R.WarmBaseline(g, op, op(xd_all)) if isinstance(g, CSBaseline) else g
+        att = attacks.erase_search(cheap, op, xd_all, clean_all, masks, eps=eps, steps=self.steps,
+                                   seed=self.seed, start=start)
+        out = att.perturbed if cheap is g else C.run_baseline(g, op(xd_all + att.perturbation), op)
+        found, outs = list(att.perturbation.split(b)), out.split(b)
+        worst = min(float(score_all(clean, o, x, xd, [region])["recovery"].min())
+                    for o, region in zip(outs, self.regions))
         return worst, found
 
     def bisect(self, g: Any) -> dict[str, Any]:
