@@ -1,8 +1,7 @@
 """The CS baseline's share of detail_recovery and more_samples, on the example networks' data.
 
-For each example network (``ell50``: Radon 12 angles; ``deepmri``: Cartesian 33 %; ``dagan``:
-Cartesian 20 %; 64 x 64, Shepp-Logan plus two held-out images of the training family, as in
-the example suite) runs the check with the suite's baseline (``CSBaseline("tv")``) and prints
+For each example network (``ell50``: Radon 50 angles; ``deepmri``: Cartesian 33 %; ``dagan``:
+Cartesian 20 %; ``vn``: 8 coils, 15 %; 128 x 128, the example suite's reference images) runs the check with the suite's baseline (``CSBaseline("tv")``) and prints
 ``baseline_s / total_s`` from the CheckResult's timings (goal <= 50 %; issue 12 measured 91-96 %).
 
 ``cold``: the baseline cache is emptied before the check (the worst case: nothing solved
