@@ -27,7 +27,8 @@ class Problem:
     def __init__(self, f: Reconstructor, op: LinearOperator, x: torch.Tensor, domain: str,
                  weight: torch.Tensor | None = None):
         self.f, self.op, self.domain, self.x = f, op, domain, x
-        # region of interest (``[H, W]`` or one per image ``[B, H, W]``, 0/1 or weights): artifacts are measured inside it only
+        # region of interest (``[H, W]``, or one per image ``[B, H, W]``; 0/1 or weights): artifacts
+        # are measured inside it only
         self.weight = None if weight is None else weight.to(device=x.device, dtype=op.dtype)
         with torch.no_grad():
             self.y = op(x)

@@ -104,28 +104,28 @@ class _Job:
     steps: int
     seed: int
 
-    def recovery(self, g: Any, eps: float, starts: list | None, ref: tuple) -> tuple[float, list | None]:
+    def recovery(self, g: Any, eps: float, start: torch.Tensor | None,
+                 ref: tuple) -> tuple[float, torch.Tensor | None]:
         """The worst recovery over details and images when each detail in turn is targeted by the
-        worst erasing perturbation of size ``eps`` (a search per detail, on its region only).
-        ``ref``: ``g``'s reconstructions ``(clean, with_d)`` of ``A x`` and ``A x_d``."""
+        worst erasing perturbation of size ``eps`` (one batched search, each detail on its own region).
+        ``ref``: ``g``'s reconstructions ``(clean, with_d)`` of ``A x`` and ``A x_d``; ``start``: the
+        perturbations found at another size (a warm start). Returns the recovery and the perturbations."""
         op, x, xd = self.op, self.x, self.xd
         clean, with_d = ref
         if eps == 0:
             return float(score_all(clean, with_d, x, xd, self.regions)["recovery"].min()), None
         # One batched search for all details: row block k targets detail k on every image.
-        n_reg, b = len(self.regions), xd.shape[0]
-        xd_all, clean_all = xd.repeat(n_reg, *([1] * (xd.dim() - 1))), clean.repeat(n_reg, *([1] * (xd.dim() - 1)))
+        n_reg = len(self.regions)
+        xd_all, clean_all = torch.cat([xd] * n_reg), torch.cat([clean] * n_reg)
         masks = torch.cat([region.to(op.dtype).expand_as(xd) for region in self.regions])
-        start = None if starts is None else torch.cat(starts)
         # a CS baseline is searched through its cheap warm-started copy, then judged with its full solve
         cheap = R.WarmBaseline(g, op, op(xd_all)) if isinstance(g, CSBaseline) else g
         att = attacks.erase_search(cheap, op, xd_all, clean_all, masks, eps=eps, steps=self.steps,
                                    seed=self.seed, start=start)
         out = att.perturbed if cheap is g else C.run_baseline(g, op(xd_all + att.perturbation), op)
-        found, outs = list(att.perturbation.split(b)), out.split(b)
         worst = min(float(score_all(clean, o, x, xd, [region])["recovery"].min())
-                    for o, region in zip(outs, self.regions))
-        return worst, found
+                    for o, region in zip(out.split(xd.shape[0]), self.regions))
+        return worst, att.perturbation
 
     def bisect(self, g: Any) -> dict[str, Any]:
         """Bracket ``(lo, hi]`` of the erasure size by bisection; ``hi = inf`` when ``eps_max`` does not erase."""
