@@ -105,6 +105,11 @@ def _project(p: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return p * (r / torch.maximum(norm, r))
 
 
+def _zero_dual(x: torch.Tensor) -> torch.Tensor:
+    """The TV dual variable's start: zeros ``[B, 2, H, W]`` like ``x`` ``[B, H, W]``."""
+    return torch.zeros((x.shape[0], 2, *x.shape[1:]), dtype=x.dtype, device=x.device)
+
+
 class _Step:
     """One over-relaxed Chambolle-Pock iteration in primal-first order.
 
@@ -129,8 +134,7 @@ class _general(_Step):
         norm_k = math.sqrt(2.0)
         self.sigma, self.tau = STEP_RATIO / norm_k, 0.99 / (STEP_RATIO * norm_k)
         radius = (lam / (self.norm_a**2 * self.s))[:, None, None, None]
-        p = torch.zeros((x.shape[0], 2, *x.shape[1:]), dtype=x.dtype, device=x.device)
-        self.variables = (x, p, torch.zeros_like(y))
+        self.variables = (x, _zero_dual(x), torch.zeros_like(y))
         self.consts = (y / self.norm_a, radius)
 
     def __call__(self, variables, consts):
@@ -153,8 +157,7 @@ class _semi_unitary(_Step):
         norm_k = math.sqrt(8.0)  # ||∇||
         self.sigma, self.tau = EXACT_STEP_RATIO / norm_k, 0.99 / (EXACT_STEP_RATIO * norm_k)
         self.c = self.tau / (1.0 + self.tau)
-        p = torch.zeros((x.shape[0], 2, *x.shape[1:]), dtype=x.dtype, device=x.device)
-        self.variables = (x, p)
+        self.variables = (x, _zero_dual(x))
         self.consts = (self.c * op.adjoint(y), lam[:, None, None, None])
 
     def __call__(self, variables, consts):
