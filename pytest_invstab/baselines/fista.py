@@ -84,11 +84,12 @@ def check_operator(op: Any, who: str) -> LinearOperator:
     return op
 
 
-def check_iters(iters: Any, default: int) -> int:
+def check_iters(iters: Any, default: int, minimum: int = 1, name: str = "iters") -> int:
     if iters is None:
         return default
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise InvalidInputError(f"iters must be a positive integer (number of iterations) or None, got {iters!r}")
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise InvalidInputError(f"{name} must be {kind} (number of iterations) or None, got {iters!r}")
     return int(iters)
 
 
