@@ -129,7 +129,7 @@ def part3() -> None:
     from pytest_invstab.checks import worst_case
 
     levels = (0.005, 0.01, 0.02, 0.04)
-    print(f"[3] robustness curves, eps = {levels}: network / TV's own worst case (full solve; cheap 120-iteration solve)")
+    print(f"[3] robustness curves, eps = {levels}: network / TV's own worst case (full solve; cheap solve: 60 or 120 warm-started iterations)")
     for name, f, op, x in _nets():
         t0 = time.perf_counter()
         res = worst_case(f, op, x, eps=levels, max_artifact=1.0, baseline="default")
@@ -172,7 +172,7 @@ def part5() -> None:
 
 # -- 6 -----------------------------------------------------------------------------------------------
 def part6() -> None:
-    """The cheap baseline attack against an attack through the full 400-iteration TV solve (dagan's data)."""
+    """The cheap baseline attack against an attack through the full TV solve (dagan's data)."""
     from example_project.recon_nets import zoo
     from pytest_invstab.baselines import CSBaseline
     from pytest_invstab.checks import robustness as R
@@ -192,7 +192,7 @@ def part6() -> None:
               f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
     t0 = time.perf_counter()
     a = attacks.budgeted_search(base, op, x, eps=0.01, steps=40, restarts=1, hidden=False)
-    print(f"    through all 400 iterations x 40 steps: {[round(v, 4) for v in a.artifact.tolist()]}"
+    print(f"    through the full solve (its stop, at most 400 iterations) x 40 steps: {[round(v, 4) for v in a.artifact.tolist()]}"
           f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
 
 

@@ -13,9 +13,9 @@ Thresholds (numbers measured by this suite; see README.md):
 
 * Tiny worst-case perturbations: a robustness curve at ||r||/||x|| = 0.5, 1 and 2 %, the network's
   worst artifact against TV's *own* worst artifact at the same size (TV attacked through its
-  iterations, not merely given the network's perturbation). TV's own worst case is 0.022-0.063 at
+  iterations, not merely given the network's perturbation). TV's own worst case is 0.022-0.064 at
   1 % on these operators; a network fails when its worst case exceeds 1.25 times TV's at any size,
-  or 0.1 in absolute terms (the networks' largest ratios over the curve are 0.78-0.90, and 1.61
+  or 0.1 in absolute terms (the networks' largest ratios over the curve are 0.85-0.91, and 1.61
   for ell50: the line lies midway).
 * Small structural changes: the card symbols at intensity 0.25 (a quarter of the [0, 1] range).
   A network fails when it recovers them worse than TV on the same measurements by more than 0.2,
@@ -28,7 +28,7 @@ Thresholds (numbers measured by this suite; see README.md):
   fall by more than 1 dB from one rate to a larger one, and must gain at least 3 dB from the
   trained rate to 3x it when TV gains that much.
 * Real scans (distribution shift: trained on phantoms, tested on a real CT or MR slice): the worst
-  case at 1 % against TV's own worst case there, which is smaller than on the phantoms (0.015-0.024);
+  case at 1 % against TV's own worst case there, which is smaller than on the phantoms (0.015-0.022);
   the networks' worst cases are 1.4-1.5 times TV's there, and 2.1 times for ell50: the line is drawn
   midway, at 1.75.
 """
