@@ -1,7 +1,7 @@
 """Threads per process: a worst_case check in two concurrent processes (as under ``pytest -n 2``).
 
 Each round starts two processes at once, both running the same worst_case check (the example
-``deepmri`` network, 64 x 64, quick budget, default TV baseline), in one of three thread modes:
+``deepmri`` network at its size, 128 x 128, quick budget, default TV baseline), in one of three thread modes:
 
 * ``plugin``: the plugin's automatic choice for a worker of 2 (``threads.choose('auto', 2)``,
   ``OMP_NUM_THREADS`` unset): cores // 2;
@@ -44,7 +44,8 @@ def child(mode: str) -> None:
 
     net = zoo.load_network("deepmri")
     op = zoo.make_operator("deepmri")
-    x = torch.stack([shepp_logan(64), shepp_logan(64).flip(-1)]).float()
+    n = op.image_shape[0]  # the example networks' size (128 since they were retrained)
+    x = torch.stack([shepp_logan(n), shepp_logan(n).flip(-1)]).float()
     worst_case(net, op, x[:1], budget="quick", seed=0)  # warm-up (lazy imports, first allocations)
     t0 = time.perf_counter()
     worst_case(net, op, x, budget="quick", seed=0)
