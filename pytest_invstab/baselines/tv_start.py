@@ -72,17 +72,21 @@ def periodic_tv_start(op: LinearOperator, y: torch.Tensor, lam: torch.Tensor, x0
     real = x0.real.dtype if x0.is_complex() else x0.dtype
     aty = op.adjoint(y)
     # ρ per image, in the units of the data's intensity (max|A*y|) so that the iterates scale with
-    # the data; λ = 0 (no TV) or y = 0 still needs a positive ρ for the divisions below.
-    scale = aty.detach().abs().reshape(aty.shape[0], -1).amax(1).clamp_min(torch.finfo(real).tiny)
-    rho = (RHO_FACTOR * lam.detach() / scale).clamp_min(torch.finfo(real).eps)[:, None, None]
+    # the data; λ = 0 (no TV) or y = 0 still needs a positive, finite ρ for the divisions below.
+    eps = torch.finfo(real).eps
+    scale = aty.detach().abs().reshape(aty.shape[0], -1).amax(1)
+    rho = torch.where(scale > 0, RHO_FACTOR * lam.detach() / scale.clamp_min(torch.finfo(real).tiny),
+                      torch.ones_like(scale)).clamp(eps, 1 / eps)[:, None, None]
     threshold = (lam[:, None, None] / rho)[:, None]  # [B, 1, 1, 1]
     kh = torch.arange(h, device=x0.device, dtype=real)
     kw = torch.arange(w, device=x0.device, dtype=real)
     # |d̂|² of the periodic forward difference: 4 sin²(π k / N) along each axis
     sym = (4 * torch.sin(math.pi * kh / h) ** 2)[:, None] + (4 * torch.sin(math.pi * kw / w) ** 2)[None, :]
-    denom = _sampling_diagonal(op) + rho * sym
+    m = _sampling_diagonal(op)
+    denom = m + rho * sym
     denom = torch.where(denom > 0, denom, torch.ones_like(denom))  # DC unsampled: its numerator is 0 too
-    data = torch.fft.fft2(aty, norm="ortho")
+    # m ·: A*y's rounding noise on unsampled frequencies would be divided by ρ|d̂|² (tiny for small λ)
+    data = m * torch.fft.fft2(aty, norm="ortho")
     x = x0
     z = _pgrad(x0)
     u = torch.zeros_like(z)
