@@ -123,6 +123,32 @@ def test_matrix_rows_match_a_loop_implementation_of_joseph():
             assert torch.allclose(row, ref, atol=1e-12), (a, k)
 
 
+@pytest.mark.parametrize("n, n_angles", [(12, 8), (13, 6), (12, 20)])
+def test_quarter_turn_pairs_apply_half_the_matrix_and_match_joseph_on_every_angle(n, n_angles):
+    # An even count of uniform angles comes in pairs a quarter turn apart: the operator stores only
+    # the first half and applies it to the image and to the image turned. Every row of the result
+    # (the turned half included, 45 and 135 degrees among them for 8 and 20 angles) must match
+    # the loop implementation of Joseph's method at that row's own angle, and the assembled
+    # full matrix must be the same numbers.
+    op = RadonOperator(n, n_angles, dtype=torch.float64)
+    assert op._half and op._A.shape[0] == n_angles // 2 * op.n_detectors and op.nnz == 2 * op._A._nnz()
+    eye = torch.eye(n * n, dtype=torch.float64).reshape(n * n, n, n)
+    rows = op.forward(eye).reshape(n * n, -1).T  # column c of A is A applied to pixel c
+    s = detector_positions(op)
+    for a, th in enumerate(op.angles.tolist()):
+        for k in range(op.n_detectors):
+            ref = torch.zeros(n * n, dtype=torch.float64)
+            for col, w in joseph_reference(n, th, float(s[k])).items():
+                ref[col] = w
+            assert torch.allclose(rows[a * op.n_detectors + k], ref, atol=1e-12), (a, k)
+    torch.testing.assert_close(op.matrices[0].to_dense(), rows, rtol=0, atol=1e-12)
+    y = torch.rand(3, *op.measurement_shape, dtype=torch.float64)
+    torch.testing.assert_close(op.adjoint(y).reshape(3, -1), y.reshape(3, -1) @ rows, rtol=0, atol=1e-12)
+    # odd counts and unpaired custom angles keep the whole matrix
+    assert not RadonOperator(n, n_angles + 1)._half
+    assert not RadonOperator(n, torch.tensor([0.0, 0.3, 1.0, 1.3], dtype=torch.float64))._half
+
+
 def test_geometry_row_zero_is_the_top_and_theta_zero_integrates_along_y():
     n = 16
     op = RadonOperator(n, torch.tensor([0.0, math.pi / 2]), dtype=torch.float64)
