@@ -105,3 +105,49 @@ def test_start_iters_is_checked_and_ignored_where_it_does_not_apply():
     yr = radon.forward(shepp_logan(32)[None])
     torch.testing.assert_close(tv_chambolle_pock(radon, yr, iters=20, start_iters=7),
                                tv_chambolle_pock(radon, yr, iters=20), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["fourier", "radon"])
+def test_the_dual_variable_comes_back_in_lambda_units_and_restarts_a_solved_problem(kind):
+    # return_dual gives the multiplier of λ TV (pointwise |p| <= λ, on the ball where the image
+    # has an edge); starting from the solution and that dual, the default stop ends at its first
+    # check (10 iterations). A dual in the wrong units (the general split scales it) would not.
+    if kind == "fourier":
+        op, y = _problem(32)
+    else:
+        op = RadonOperator(32, 24)
+        y = op.forward(torch.stack([shepp_logan(32), 0.7 * shepp_logan(32).flip(-2)]))
+    lam = 0.01 * float(op.adjoint(y).abs().max())
+    x, p = tv_chambolle_pock(op, y, lam=lam, tol=1e-4, return_dual=True)
+    torch.testing.assert_close(x, tv_chambolle_pock(op, y, lam=lam, tol=1e-4), rtol=0, atol=0)
+    mag = (p.abs() ** 2).sum(1).sqrt()
+    assert float(mag.max()) <= lam * (1 + 1e-5) and float(mag.max()) >= 0.99 * lam
+    ran = []
+    original = tv_module.Stopper.assemble
+
+    def spy(self, x_, k, *extra):
+        ran.append(int(self.iterations.max()))
+        return original(self, x_, k, *extra)
+
+    tv_module.Stopper.assemble = spy
+    try:
+        again = tv_chambolle_pock(op, y, lam=lam, tol=3e-4, x0=x, p0=p)
+        cold = tv_chambolle_pock(op, y, lam=lam, tol=3e-4, x0=x, start_iters=0)
+    finally:
+        tv_module.Stopper.assemble = original
+    assert ran[0] == 10 and ran[1] > 30, ran
+    assert float((again - x).norm() / x.norm()) < 1e-3 and float((cold - x).norm()) > 0
+    # per image: a batch gives each image's own dual
+    _, p1 = tv_chambolle_pock(op, y[1:], lam=lam, tol=1e-4, return_dual=True)
+    torch.testing.assert_close(p[1:], p1, rtol=0, atol=1e-4 * lam)
+
+
+def test_bad_dual_starts_are_named():
+    op, y = _problem(32)
+    with pytest.raises(InvalidInputError, match=r"p0 must be a tensor \[B, 2, H, W\]"):
+        tv_chambolle_pock(op, y, p0=torch.zeros(2, 32, 32))
+    with pytest.raises(InvalidInputError, match="return_dual and return_history"):
+        tv_chambolle_pock(op, y, return_dual=True, return_history=True)
+    radon = RadonOperator(32, 10)
+    with pytest.raises(InvalidInputError, match="p0 is complex"):
+        tv_chambolle_pock(radon, torch.zeros(1, 10, radon.n_detectors), p0=torch.zeros(1, 2, 32, 32, dtype=torch.complex64))

@@ -95,7 +95,7 @@ def test_cheap_tv_attack_is_re_evaluated_with_the_full_solve(op, x):
 
     res = worst_case(back_projection, op, x[:1], eps=(0.005, 0.02), baseline=CSBaseline(), steps=8, restarts=1)
     ba = res.settings["baseline_attack"]
-    assert ba["cheap_iters"] == R.CHEAP_ITERS_STARTED == 60 and len(ba["full"]) == 2
+    assert ba["cheap_iters"] == R.CHEAP_ITERS_TV == 60 and len(ba["full"]) == 2
     for full, cheap in zip(ba["full"], ba["cheap"]):
         assert 0.75 <= full / cheap <= 1.25
     assert ba["full"][1] > ba["full"][0] > 0.005  # TV's worst case grows with eps and beats the data change

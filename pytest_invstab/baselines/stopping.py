@@ -41,15 +41,16 @@ class Stopper:
         self.every = every
         self.index = torch.arange(batch)  # original positions of the rows still iterating
         self._done_index: list[torch.Tensor] = []
-        self._done_x: list[torch.Tensor] = []
+        self._done_x: list[tuple[torch.Tensor, ...]] = []
         self.iterations = torch.zeros(batch, dtype=torch.long)  # iterations each image ran
 
     def due(self, k: int) -> bool:
         """Whether the change should be measured after iteration ``k`` (1-based)."""
         return self.tol is not None and k % self.every == 0
 
-    def update(self, k: int, change: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
-        """After iteration ``k``: retire the rows of ``x`` whose ``change`` < tol.
+    def update(self, k: int, change: torch.Tensor, x: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor | None:
+        """After iteration ``k``: retire the rows of ``x`` (and of each ``extra`` tensor kept with
+        it, e.g. a dual variable) whose ``change`` < tol.
 
         Returns ``None`` when every row goes on, else the boolean mask of the rows to keep
         (on ``x``'s device): the caller indexes its working state with it.
@@ -59,22 +60,28 @@ class Stopper:
         if not bool(stop.any()):
             return None
         self._done_index.append(self.index[stop])
-        self._done_x.append(x[stop.to(x.device)])
+        done = stop.to(x.device)
+        self._done_x.append(tuple(t[done] for t in (x, *extra)))
         self.index = self.index[~stop]
-        return (~stop).to(x.device)
+        return ~done
 
     @property
     def finished(self) -> bool:
         return self.index.numel() == 0
 
-    def assemble(self, x_active: torch.Tensor, k: int) -> torch.Tensor:
-        """The full batch in its original order: the retired rows and the ones still in ``x_active``."""
+    def assemble(self, x_active: torch.Tensor, k: int, *extra_active: torch.Tensor):
+        """The full batch in its original order: the retired rows and the ones still in ``x_active``.
+
+        With ``extra_active`` (the tensors given to :meth:`update` as ``extra``), a tuple
+        ``(x, *extra)``, each assembled the same way.
+        """
         self.iterations[self.index] = k
-        if not self._done_x:
-            return x_active
-        index = torch.cat([*self._done_index, self.index])
-        xs = torch.cat([*self._done_x, x_active])
-        return xs[torch.argsort(index).to(xs.device)]
+        active = (x_active, *extra_active)
+        if self._done_x:
+            index = torch.cat([*self._done_index, self.index])
+            order = torch.argsort(index).to(x_active.device)
+            active = tuple(torch.cat([*(done[i] for done in self._done_x), t])[order] for i, t in enumerate(active))
+        return active if extra_active else active[0]
 
 
 __all__ = ["CHECK_EVERY", "Stopper", "relative_change"]

@@ -109,6 +109,17 @@ def _project(p: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return p * (r / torch.maximum(norm, r))
 
 
+def _check_dual(p0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``p0`` as the TV dual variable of the images ``x`` ``[B, H, W]``: ``[B, 2, H, W]``, ``x``'s dtype."""
+    if not isinstance(p0, torch.Tensor) or tuple(p0.shape) != (x.shape[0], 2, *x.shape[1:]):
+        shape = list(p0.shape) if isinstance(p0, torch.Tensor) else type(p0).__name__
+        raise InvalidInputError(f"p0 must be a tensor [B, 2, H, W] = {[x.shape[0], 2, *x.shape[1:]]} (the TV dual "
+                                f"variable, e.g. from return_dual=True), got {shape}")
+    if p0.is_complex() and not x.is_complex():
+        raise InvalidInputError("p0 is complex but the operator's images are real; pass the dual variable of this operator")
+    return p0.to(device=x.device, dtype=x.dtype)
+
+
 def _zero_dual(x: torch.Tensor) -> torch.Tensor:
     """The TV dual variable's start: zeros ``[B, 2, H, W]`` like ``x`` ``[B, H, W]``."""
     return torch.zeros((x.shape[0], 2, *x.shape[1:]), dtype=x.dtype, device=x.device)
@@ -125,21 +136,33 @@ class _Step:
 
     variables: tuple[torch.Tensor, ...]
     consts: tuple[torch.Tensor, ...]
+    #: the TV dual variable's scale in this split against the multiplier of ``λ TV`` (``|p| <= λ``)
+    dual_scale: float = 1.0
 
 
 class _general(_Step):
-    """``K = [Â; s ∇]``, both terms dual (see the module docstring): any operator."""
+    """``K = [Â; s ∇]``, both terms dual (see the module docstring): any operator.
 
-    def __init__(self, op: LinearOperator, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor):
+    ``p``: an optional start of the TV multiplier (``|p| <= λ``); the data term's dual then starts
+    at its fixed-point value ``Â x - ŷ``.
+    """
+
+    def __init__(self, op: LinearOperator, x: torch.Tensor, y: torch.Tensor, lam: torch.Tensor,
+                 p: torch.Tensor | None = None):
         # Work with A / ||A|| and y / ||A|| (and λ / ||A||², the same minimiser), so that the
         # iterates do not depend on the operator's normalisation and one step ratio fits all.
         self.op, self.norm_a = op, math.sqrt(lipschitz(op))
         self.s = 1.0 / math.sqrt(8.0)  # balances ||A/||A|| || = 1 against ||∇|| <= sqrt(8)
         norm_k = math.sqrt(2.0)
         self.sigma, self.tau = STEP_RATIO / norm_k, 0.99 / (STEP_RATIO * norm_k)
-        radius = (lam / (self.norm_a**2 * self.s))[:, None, None, None]
-        self.variables = (x, _zero_dual(x), torch.zeros_like(y))
-        self.consts = (y / self.norm_a, radius)
+        self.dual_scale = 1.0 / (self.norm_a**2 * self.s)
+        radius = (lam * self.dual_scale)[:, None, None, None]
+        y_n = y / self.norm_a
+        if p is None:
+            self.variables = (x, _zero_dual(x), torch.zeros_like(y))
+        else:
+            self.variables = (x, _project(p * self.dual_scale, radius), op.forward(x) / self.norm_a - y_n)
+        self.consts = (y_n, radius)
 
     def __call__(self, variables, consts):
         (x, p, q), (y_n, radius) = variables, consts
@@ -183,7 +206,9 @@ def tv_chambolle_pock(
     return_history: bool = False,
     tol: float | None = None,
     start_iters: int | None = None,
-) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    p0: torch.Tensor | None = None,
+    return_dual: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """TV reconstruction ``argmin ½||Ax - y||² + λ TV(x)`` by Chambolle-Pock.
 
     Args:
@@ -203,7 +228,11 @@ def tv_chambolle_pock(
             the periodic-TV problem that pick the start of both the image (from ``x0``) and the
             TV dual variable (:mod:`.tv_start`; default ``START_ITERS`` = 20, ``0``: the plain
             start). They do not count in ``iters`` and do not change the solution, only how
-            soon it is reached. Other operators ignore it.
+            soon it is reached. Other operators ignore it, and so does a given ``p0``.
+        p0: optional start of the TV dual variable ``[B, 2, H, W]`` (the multiplier of ``λ TV``,
+            pointwise ``|p| <= λ``), e.g. ``return_dual``'s from a nearby problem: with ``x0`` at
+            that problem's solution, a perturbed problem is solved in a few iterations.
+        return_dual: also return the TV dual variable (same units as ``p0``): ``(x, p)``.
 
     Returns:
         the image ``[B, *op.image_shape]`` (complex for complex operators), and the history if asked.
@@ -221,13 +250,15 @@ def tv_chambolle_pock(
         if x.shape[0] != b:
             raise InvalidInputError(f"x0 has batch size {x.shape[0]} but y has {b}; pass one start per measurement")
     start_iters = check_iters(start_iters, START_ITERS, minimum=0, name="start_iters")
+    p = None if p0 is None else _check_dual(p0, x)
+    if return_dual and return_history:
+        raise InvalidInputError("return_dual and return_history cannot be combined; ask for one of them")
     if has_exact_data_prox(op):
-        p = None
-        if start_iters > 0:
+        if p is None and start_iters > 0:
             x, p = periodic_tv_start(op, y, lam_t, x, start_iters)
         step: _Step = _semi_unitary(op, x, y, lam_t, p)
     else:
-        step = _general(op, x, y, lam_t)
+        step = _general(op, x, y, lam_t, p)
     variables, consts = step.variables, step.consts
     objectives, changes = [], []
     stopper = Stopper(b, tol)
@@ -243,13 +274,20 @@ def tv_chambolle_pock(
             r2 = (r.real**2 + r.imag**2) if r.is_complex() else r**2
             objectives.append(0.5 * r2.reshape(b, -1).sum(1) + lam_t.detach() * total_variation(xd))
             changes.append((xd - x.detach()).reshape(b, -1).norm(dim=1) / xd.reshape(b, -1).norm(dim=1).clamp_min(1e-30))
-        keep = stopper.update(k, relative_change(x_new, x), x_new) if stopper.due(k) else None
+        keep = None
+        if stopper.due(k):
+            extra = variables[1:2] if return_dual else ()  # the dual is collected only when returned
+            keep = stopper.update(k, relative_change(x_new, x), x_new, *extra)
         x = x_new
         if keep is not None:
             if stopper.finished:
                 break
             variables, consts = tuple(t[keep] for t in variables), tuple(t[keep] for t in consts)
             x = variables[0]
+    if return_dual:
+        x, p = stopper.assemble(x, k, variables[1])
+        # the over-relaxed iterate may leave the λ-ball by rounding: hand back a feasible dual
+        return x, _project(p / step.dual_scale, lam_t[:, None, None, None])
     x = stopper.assemble(x, k)
     if return_history:
         return x, {"objective": torch.stack(objectives), "relative_change": torch.stack(changes)}

@@ -140,6 +140,33 @@ def run_baseline(base: Reconstructor, y: torch.Tensor, op: LinearOperator,
     return torch.stack([v for v in found])
 
 
+def run_tv_with_dual(base: Any, y: torch.Tensor, op: LinearOperator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, p)``: ``CSBaseline("tv")``'s solution and TV dual variable on every row of ``y``, detached.
+
+    Through the session cache like :func:`run_baseline` (the dual under the row's key plus
+    ``"dual"``); rows without a cached dual are solved again, together, with ``return_dual``.
+    """
+    from ..baselines import cache, tv
+
+    def solve(yy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            x, p = tv.tv_chambolle_pock(op, yy, lam=base.lam, iters=base.iters, tol=base.tol, return_dual=True)
+        return x.detach(), p.detach()
+
+    if not cache.cacheable(base, op):
+        return solve(y)
+    keys = cache.row_keys(base, op, y, None)
+    pairs = [(cache.get(k), cache.get((*k, "dual"))) for k in keys]
+    todo = [i for i, (xv, pv) in enumerate(pairs) if xv is None or pv is None]
+    if todo:
+        xs, ps = solve(y.index_select(0, torch.tensor(todo, device=y.device)))
+        for j, i in enumerate(todo):
+            pairs[i] = (xs[j], ps[j])
+            cache.put(keys[i], xs[j])
+            cache.put((*keys[i], "dual"), ps[j])
+    return torch.stack([xv for xv, _ in pairs]), torch.stack([pv for _, pv in pairs])
+
+
 class Stopwatch:
     """Accumulates wall-clock seconds per key; synchronises CUDA so GPU work is counted."""
 
