@@ -64,6 +64,23 @@ def test_at_rate_cuts_the_full_grid_rows_bit_for_bit(monkeypatch):
     assert _same(direct.matrices[0], sub.matrices[0]) and _same(direct.matrices[1], sub.matrices[1])
 
 
+def test_at_rate_builds_nothing_when_its_angles_come_in_quarter_turn_pairs(monkeypatch):
+    """At 24 px the full grid has 38 angles; at rates 0.2 and 1.0 the nested subsets come in
+    quarter-turn pairs, so the operator keeps their first half: cut from the rows at_rate made."""
+    monkeypatch.setenv(cachedir.ENV, "off")
+    RM.clear_cache()
+    op = RadonOperator(24, 10)
+    op.at_rate(0.5)  # builds the full grid once
+    before = RM.BUILDS["count"]
+    for rate in (0.2, 1.0):
+        sub = op.at_rate(rate)
+        assert sub._half and RM.BUILDS["count"] == before, rate
+        x = torch.rand(2, 24, 24)
+        a = sub.matrices[0]  # the whole subset's rows, as at_rate cut them
+        torch.testing.assert_close(sub.forward(x).reshape(2, -1), (a @ x.reshape(2, -1).T).T, rtol=0, atol=1e-5)
+    RM.clear_cache()
+
+
 def test_disk_cache_round_trip_and_damaged_file(monkeypatch, tmp_path):
     monkeypatch.setenv(cachedir.ENV, str(tmp_path))
     monkeypatch.setattr(RM, "DISK_MIN_NNZ", 0)

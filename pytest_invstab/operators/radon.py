@@ -43,7 +43,8 @@ import torch
 
 from ..errors import InvalidInputError
 from .base import LinearOperator, check_real_dtype
-from .radon_matrices import SparseApply, angle_rows, backprojector_matrices, quarter_turn_pairs, radon_matrices
+from .radon_matrices import (SparseApply, angle_rows, backprojector_matrices, first_half_matrices,
+                             quarter_turn_pairs, radon_matrices)
 from .sampling import check_rate, check_size, full_angle_count, nested_angles, uniform_angles
 
 FILTERS = ("ramp", "shepp-logan", "cosine", "hamming", "hann", "none")
@@ -163,8 +164,8 @@ class RadonOperator(LinearOperator):
         # half's matrix and apply it to the image and to the image turned a quarter, in one
         # product with two columns per image; it reads half the entries (0.7x the time).
         self._half = quarter_turn_pairs(self.angles)
-        ang = self.angles[: self.n_angles // 2] if self._half else self.angles
-        self._A, self._AT = radon_matrices(self.size, ang, self.n_detectors, self.device, self.dtype)
+        load = first_half_matrices if self._half else radon_matrices
+        self._A, self._AT = load(self.size, self.angles, self.n_detectors, self.device, self.dtype)
         self._angle_w = angle_weights(self.angles).to(device=self.device, dtype=self.dtype)
         self._B: tuple[torch.Tensor, torch.Tensor] | None = None
 

@@ -269,6 +269,29 @@ def angle_rows(
     return _remember(key, (a.to(device), a_t.to(device)))
 
 
+def first_half_matrices(
+    size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, A^T)`` for the first half of ``angles`` (angles in quarter-turn pairs, ``RadonOperator``).
+
+    Cut from the whole set's matrices when those are in memory (so ``at_rate``, which puts its
+    rows there, builds nothing), else built or read from the disk cache on their own.
+    """
+    ang = angles.detach().cpu().to(torch.float64).numpy()
+    half = ang[: len(ang) // 2]
+    key = _key("radon", size, half, detectors, device, dtype)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    whole = _CACHE.get(_key("radon", size, ang, detectors, device, dtype))
+    if whole is None:
+        return radon_matrices(size, torch.from_numpy(half), detectors, device, dtype)
+    full, full_t = (m.cpu() for m in whole)
+    rows = torch.arange(len(half) * int(detectors))
+    pair = (_take_rows(full, rows).to(device), _take_columns(full_t, rows, full.shape[0]).to(device))
+    return _remember(key, pair)
+
+
 def _take_rows(m: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     crow = m.crow_indices().to(torch.long)
     starts, lengths = crow[rows], crow[rows + 1] - crow[rows]
