@@ -235,7 +235,8 @@ def tv_chambolle_pock(
         return_dual: also return the TV dual variable (same units as ``p0``): ``(x, p)``.
 
     Returns:
-        the image ``[B, *op.image_shape]`` (complex for complex operators), and the history if asked.
+        the image ``[B, *op.image_shape]`` (complex for complex operators), and the history or
+        the TV dual variable ``[B, 2, *op.image_shape]`` if asked.
     """
     op = check_operator(op, "tv_chambolle_pock")
     y = op.prepare_measurements(y)
