@@ -13,7 +13,7 @@ Thresholds (numbers measured by this suite; see README.md):
 
 * Tiny worst-case perturbations: a robustness curve at ||r||/||x|| = 0.5, 1 and 2 %, the network's
   worst artifact against TV's *own* worst artifact at the same size (TV attacked through its
-  iterations, not merely given the network's perturbation). TV's own worst case is 0.022-0.064 at
+  iterations, not merely given the network's perturbation). TV's own worst case is 0.021-0.064 at
   1 % on these operators; a network fails when its worst case exceeds 1.25 times TV's at any size,
   or 0.1 in absolute terms (the networks' largest ratios over the curve are 0.85-0.91, and 1.65
   for ell50: the line lies midway).
