@@ -12,7 +12,8 @@ Runs, one after the other so that they do not compete for the cores:
    baselines' PSNR on Shepp-Logan, and the l1-wavelet default against the best of a λ/wavelet
    sweep (goal: within 0.5 dB);
 3. ``bench_checks.py``: the CS baseline's share of detail_recovery and more_samples on the
-   example networks' data (goal <= 50 %);
+   example networks' data (goal <= 50 %); ``bench_tv.py``: how close TV's default stop lands to
+   the solution, and what its ADMM start saves on single-coil Fourier data;
 4. ``bench_threads.py``: a worst_case check in two concurrent processes, the plugin's default
    threads over one thread each (goal <= 1.1);
 5. ``bench_attack.py``: attack time per step over one forward + backward of f∘A;
@@ -21,7 +22,9 @@ Runs, one after the other so that they do not compete for the cores:
 7. ``bench_worst_case.py``: hidden instabilities, paper vs default, robustness curves against TV's
    own worst case, region targeting, erasure sizes;
 8. the example project's stability suite: wall time serial and with ``-n 2`` (goal: speed-up >= 1.7),
-   with the plugin's own thread choice (``OMP_NUM_THREADS`` unset).
+   with the plugin's own thread choice (``OMP_NUM_THREADS`` unset), and serial with one thread:
+   a serial run already uses every core, so ``2 x serial / serial-one-thread`` bounds what
+   ``-n 2`` (one thread per worker) can gain.
 
 ``--quick`` (under 3 minutes on an idle 2-core machine): Radon at 128 x 128 with 90 angles, two
 repeats, the sweep on one problem, one round of the checks and threads, no attack benchmark
@@ -63,6 +66,7 @@ def main() -> None:
     run("CS baselines", [py, str(bench / "bench_cs.py"),
                          *(["--runs", "2", "--size", "128", "--skip-psnr", "--sweep", "quick"] if q else [])], ROOT, env)
     run("baseline share", [py, str(bench / "bench_checks.py"), "--repeats", "1" if q else "3"], ROOT, env)
+    run("TV stop and start", [py, str(bench / "bench_tv.py"), *(["--quick", "--repeats", "1"] if q else [])], ROOT, env)
     run("threads", [py, str(bench / "bench_threads.py"), "--repeats", "1" if q else "3",
                     *(["--modes", "plugin,one"] if q else [])], ROOT, env)
     if not q:
@@ -77,8 +81,11 @@ def main() -> None:
                     suite_env)
         xdist = run("example suite, -n 2", [py, "-m", "pytest", "-n", "2", *quiet], ROOT / "example_project",
                     suite_env)
+        one = run("example suite, one process, one thread", [py, "-m", "pytest", "-n", "0", "--invstab-threads", "1",
+                                                             *quiet], ROOT / "example_project", suite_env)
         print(f"\nexample suite wall time: {plain:.1f} s serial, {xdist:.1f} s with -n 2 "
-              f"(speed-up {plain / xdist:.2f}x; goal >= 1.7)")
+              f"(speed-up {plain / xdist:.2f}x; goal >= 1.7); serial with one thread {one:.1f} s, so -n 2 "
+              f"can gain at most {2 * plain / one:.2f}x")
     print(f"\nrun_all: {time.perf_counter() - start:.0f} s in all")
 
 
