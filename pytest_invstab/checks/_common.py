@@ -127,17 +127,12 @@ def run_baseline(base: Reconstructor, y: torch.Tensor, op: LinearOperator,
 
     if not cache.cacheable(base, op):
         return run_reconstructor(base, y, op)
-    keys = cache.row_keys(base, op, y, x0)
-    found = [cache.get(k) for k in keys]
-    todo = [i for i, v in enumerate(found) if v is None]
-    if todo:
-        idx = torch.tensor(todo, device=y.device)
+
+    def solve(idx: torch.Tensor) -> tuple[torch.Tensor]:
         start = None if x0 is None else x0.index_select(0, idx.to(x0.device))
-        solved = run_reconstructor(lambda yy, oo: base(yy, oo, x0=start), y.index_select(0, idx), op)
-        for j, i in enumerate(todo):
-            found[i] = solved[j]
-            cache.put(keys[i], solved[j])
-    return torch.stack([v for v in found])
+        return (run_reconstructor(lambda yy, oo: base(yy, oo, x0=start), y.index_select(0, idx), op),)
+
+    return _through_cache([(k,) for k in cache.row_keys(base, op, y, x0)], solve, y.device)[0]
 
 
 def run_tv_with_dual(base: Any, y: torch.Tensor, op: LinearOperator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,16 +150,26 @@ def run_tv_with_dual(base: Any, y: torch.Tensor, op: LinearOperator) -> tuple[to
 
     if not cache.cacheable(base, op):
         return solve(y)
-    keys = cache.row_keys(base, op, y, None)
-    pairs = [(cache.get(k), cache.get((*k, "dual"))) for k in keys]
-    todo = [i for i, (xv, pv) in enumerate(pairs) if xv is None or pv is None]
+    keys = [(k, (*k, "dual")) for k in cache.row_keys(base, op, y, None)]
+    x, p = _through_cache(keys, lambda idx: solve(y.index_select(0, idx)), y.device)
+    return x, p
+
+
+def _through_cache(keys: list[tuple[tuple, ...]], solve: Any, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Rows from the session cache (``keys[i]``: one key per output of row ``i``); the rows that
+    miss any output are solved in one call ``solve(index) -> (output [n, ...], ...)`` and stored.
+    Returns each output stacked over all rows."""
+    from ..baselines import cache
+
+    rows = [tuple(cache.get(k) for k in row) for row in keys]
+    todo = [i for i, row in enumerate(rows) if any(v is None for v in row)]
     if todo:
-        xs, ps = solve(y.index_select(0, torch.tensor(todo, device=y.device)))
+        outputs = solve(torch.tensor(todo, device=device))
         for j, i in enumerate(todo):
-            pairs[i] = (xs[j], ps[j])
-            cache.put(keys[i], xs[j])
-            cache.put((*keys[i], "dual"), ps[j])
-    return torch.stack([xv for xv, _ in pairs]), torch.stack([pv for _, pv in pairs])
+            rows[i] = tuple(out[j] for out in outputs)
+            for key, value in zip(keys[i], rows[i]):
+                cache.put(key, value)
+    return tuple(torch.stack(column) for column in zip(*rows))
 
 
 class Stopwatch:
