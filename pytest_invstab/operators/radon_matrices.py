@@ -240,9 +240,9 @@ def _key(kind: str, size: int, ang: np.ndarray, detectors: int, device: torch.de
 def _cached_pair(kind: str, size: int, angles: torch.Tensor, detectors: int, device: torch.device, dtype: torch.dtype):
     ang = angles.detach().cpu().to(torch.float64).numpy()
     key = _key(kind, size, ang, detectors, device, dtype)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    cached = _lookup(key)
+    if cached is not None:
+        return cached
     arrs = _load_or_build(kind, int(size), ang, int(detectors), dtype)
     pair = (_to_torch_csr(arrs, "m_", device, dtype), _to_torch_csr(arrs, "t_", device, dtype))
     return _remember(key, pair)
@@ -258,15 +258,12 @@ def angle_rows(
     """
     sub = grid[index].detach().cpu().to(torch.float64).numpy()
     key = _key("radon", size, sub, detectors, device, dtype)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    full, full_t = radon_matrices(size, grid, detectors, torch.device("cpu"), dtype)
+    cached = _lookup(key)
+    if cached is not None:
+        return cached
     d = int(detectors)
     rows = (index.to(torch.long)[:, None] * d + torch.arange(d)).reshape(-1)
-    a = _take_rows(full, rows)
-    a_t = _take_columns(full_t, rows, full.shape[0])
-    return _remember(key, (a.to(device), a_t.to(device)))
+    return _cut_rows(radon_matrices(size, grid, detectors, torch.device("cpu"), dtype), rows, key, device)
 
 
 def first_half_matrices(
@@ -280,16 +277,28 @@ def first_half_matrices(
     ang = angles.detach().cpu().to(torch.float64).numpy()
     half = ang[: len(ang) // 2]
     key = _key("radon", size, half, detectors, device, dtype)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+    cached = _lookup(key)
+    if cached is not None:
+        return cached
     whole = _CACHE.get(_key("radon", size, ang, detectors, device, dtype))
     if whole is None:
         return radon_matrices(size, torch.from_numpy(half), detectors, device, dtype)
-    full, full_t = (m.cpu() for m in whole)
-    rows = torch.arange(len(half) * int(detectors))
-    pair = (_take_rows(full, rows).to(device), _take_columns(full_t, rows, full.shape[0]).to(device))
-    return _remember(key, pair)
+    return _cut_rows((whole[0].cpu(), whole[1].cpu()), torch.arange(len(half) * int(detectors)), key, device)
+
+
+def _lookup(key: tuple) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The cached pair under ``key`` (marked as just used), or ``None``."""
+    if key not in _CACHE:
+        return None
+    _CACHE.move_to_end(key)
+    return _CACHE[key]
+
+
+def _cut_rows(pair: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor, key: tuple,
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows ``rows`` of ``A`` (columns of ``A^T``) of a CPU ``pair``, remembered under ``key`` on ``device``."""
+    full, full_t = pair
+    return _remember(key, (_take_rows(full, rows).to(device), _take_columns(full_t, rows, full.shape[0]).to(device)))
 
 
 def _take_rows(m: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
