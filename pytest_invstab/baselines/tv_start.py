@@ -42,14 +42,6 @@ def _pgrad_adjoint(p: torch.Tensor) -> torch.Tensor:
     return (p[:, 0].roll(1, -2) - p[:, 0]) + (p[:, 1].roll(1, -1) - p[:, 1])
 
 
-def _shrink(v: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """Pixelwise group soft-threshold of ``v`` ``[B, 2, H, W]`` (both differences, real and imaginary)."""
-    sq = (v.real**2 + v.imag**2 if v.is_complex() else v**2).sum(1, keepdim=True)
-    tiny = torch.finfo(sq.dtype).tiny
-    norm = sq.clamp_min(tiny).sqrt()  # clamp first: sqrt's gradient is infinite at 0
-    return v * (1.0 - threshold / torch.maximum(norm, threshold.clamp_min(tiny)))
-
-
 def _sampling_diagonal(op: LinearOperator) -> torch.Tensor:
     """``m`` with ``A*A = F* diag(m) F`` (``F`` the unshifted unitary 2-D DFT), ``[H, W]`` real.
 
@@ -68,6 +60,8 @@ def periodic_tv_start(op: LinearOperator, y: torch.Tensor, lam: torch.Tensor, x0
     ``op`` must satisfy ``A*A = F* diag(m) F`` (:func:`.tv.has_exact_data_prox`); ``y`` ``[B, m]``,
     ``lam`` ``[B]``, ``x0`` ``[B, H, W]``. Plain torch: differentiable in ``y`` and ``x0``.
     """
+    from .tv import _project  # tv imports this module, so this one imports tv when called
+
     h, w = op.image_shape
     real = x0.real.dtype if x0.is_complex() else x0.dtype
     aty = op.adjoint(y)
@@ -93,7 +87,8 @@ def periodic_tv_start(op: LinearOperator, y: torch.Tensor, lam: torch.Tensor, x0
     for _ in range(iters):
         x = torch.fft.ifft2((data + rho * torch.fft.fft2(_pgrad_adjoint(z - u), norm="ortho")) / denom, norm="ortho")
         g = ADMM_RELAXATION * _pgrad(x) + (1.0 - ADMM_RELAXATION) * z
-        z = _shrink(g + u, threshold)
+        # group soft-threshold by Moreau: v minus its projection onto the ball of radius λ/ρ
+        z = (g + u) - _project(g + u, threshold)
         u = u + g - z
     return x, rho[:, None] * u
 
