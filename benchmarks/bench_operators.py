@@ -12,7 +12,8 @@
   from the disk cache (goal < 0.2 s), and the first forward + adjoint after it (the mapped pages
   are read then); ``at_rate`` sweeps counted in matrix builds (goal: none after the full grid).
 * FBP time, and the Fourier operator's forward + adjoint against the textbook
-  fftshift/mask/ifftshift implementation.
+  fftshift/mask/ifftshift implementation; masks of whole lines (Cartesian) transformed axis by
+  axis against the same operator's 2-D FFT path (single- and 8-coil).
 """
 
 from __future__ import annotations
@@ -189,6 +190,35 @@ def run(n: int, na: int, reps: int, radon, iradon) -> None:
     same = max(float((fo(xc) - textbook()[0]).abs().max()), float((fo.adjoint(yc) - textbook()[1]).abs().max()))
     print(f"fourier fwd+adj {n}x{n} batch 4: ours {t_ours:.1f} ms, textbook shift/mask {t_ref:.1f} ms, "
           f"speed-up {t_ref / t_ours:.2f} x (max difference {same:.1e})")
+    line_mask_figures(n, reps)
+
+
+def line_mask_figures(n: int, reps: int) -> None:
+    """Masks of whole lines, transformed axis by axis, against the same operator's 2-D FFT path."""
+    import copy
+
+    from pytest_invstab.operators import FourierOperator, MultiCoilFourierOperator
+
+    cases = [("fourier cartesian 33 %, batch 4", FourierOperator(n, 0.33, "cartesian"), 4),
+             ("fourier cartesian 20 %, batch 4", FourierOperator(n, 0.2, "cartesian"), 4),
+             ("8-coil cartesian 15 %, batch 2", MultiCoilFourierOperator(n, 0.15, "cartesian", coils=8), 2)]
+    for label, op, b in cases:
+        plain = copy.copy(op)
+        plain._lines = None  # the 2-D FFT path of every other mask
+        x = torch.randn(b, n, n, dtype=torch.complex64)
+        y = op(x)
+        times: dict[str, list[float]] = {"fwd": [], "fwd2d": [], "adj": [], "adj2d": []}
+        for _ in range(reps):  # interleaved
+            times["fwd"].append(median_ms(lambda: op(x), 10))
+            times["fwd2d"].append(median_ms(lambda: plain(x), 10))
+            times["adj"].append(median_ms(lambda: op.adjoint(y), 10))
+            times["adj2d"].append(median_ms(lambda: plain.adjoint(y), 10))
+        t = {k: statistics.median(v) for k, v in times.items()}
+        diff = max(float((op(x) - plain(x)).abs().max() / y.abs().max()),
+                   float((op.adjoint(y) - plain.adjoint(y)).abs().max() / x.abs().max()))
+        print(f"{label} {n}x{n}: lines forward {t['fwd']:.2f} ms against 2-D FFT {t['fwd2d']:.2f} ms "
+              f"({t['fwd2d'] / t['fwd']:.2f} x), adjoint {t['adj']:.2f} against {t['adj2d']:.2f} ms "
+              f"({t['adj2d'] / t['adj']:.2f} x); relative difference {diff:.1e}")
 
 
 if __name__ == "__main__":

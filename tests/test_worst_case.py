@@ -118,7 +118,9 @@ def test_planted_instability_fails_and_the_panel_shows_the_blob(op, x):
     assert res.metrics["worse_than_random"] > 2
     assert res.metrics["baseline_artifact"] <= 0.01 * (1 + 1e-4)  # the same r does nothing to A*
     assert res.metrics["ball_fraction"] == 1.0 and res.metrics["ball_ci_low"] > 0.69
-    assert res.metrics["psnr_perturbed"] < res.metrics["psnr_clean"] - 3
+    # the blob appears with either sign (tanh is odd: a tie that float rounding breaks), which
+    # costs 1.6 dB of PSNR with one sign and 3.9 dB with the other on this image
+    assert res.metrics["psnr_perturbed"] < res.metrics["psnr_clean"] - 1.2
     assert re.fullmatch(
         r"artifact 0\.5\d > max_artifact 0\.10 at \|\|r\|\|/\|\|x\|\| = 0\.010; baseline back_projection 0\.0(098|099|10); amplification 5\d\.\dx",
         res.message,

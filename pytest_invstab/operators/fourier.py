@@ -8,6 +8,11 @@ Speed: the two shifts are folded away. The k-space ``fftshift`` becomes a precom
 index into the *unshifted* spectrum, and the image ``ifftshift`` becomes a phase factor on the
 sampled values only (``F(ifftshift x)[k] = exp(2 pi i k s / N) F(x)[k]`` with ``s = N // 2``),
 so forward is ``fft2 -> index_select -> * phase`` and adjoint ``* conj(phase) -> scatter -> ifft2``.
+A mask of column lines (Cartesian along columns, fastMRI's masks; or any set of rows times a
+set of columns) is transformed one axis at a time instead: along each row (contiguous), keep
+the sampled columns, then along the columns on those only (``benchmarks/bench_operators.py``;
+the same values to float rounding). Row lines keep the 2-D FFT: their first transform would be
+the strided one.
 """
 
 from __future__ import annotations
@@ -87,25 +92,39 @@ class MaskedFourierBase(LinearOperator):
         frac = (uy.double() * (h // 2) % h) / h + (ux.double() * (w // 2) % w) / w
         self._phase_cpu = torch.polar(torch.ones_like(frac), 2 * math.pi * frac)
         self.n_samples = int(iy.numel())
+        self._lines_cpu = _line_indices(mask)
         self._place(self.device, self.dtype)
         self.mask = mask.to(self.device)
 
     def _place(self, device: torch.device, dtype: torch.dtype) -> None:
         self._index = self._index_cpu.to(device)
         self._phase = self._phase_cpu.to(device=device, dtype=complex_dtype_of(dtype))
+        lines = self._lines_cpu
+        self._lines = None if lines is None else tuple(t.to(device) for t in lines)
 
     # -- the two halves of P F_c, over the last two dims ---------------------------------------
     def _sample(self, x: torch.Tensor) -> torch.Tensor:
         """``[..., H, W]`` images -> ``[..., m]`` sampled centred k-space values."""
-        k = torch.fft.fft2(x, norm="ortho")
-        k = k.reshape(*k.shape[:-2], -1).index_select(-1, self._index)
+        if self._lines is not None:
+            rows, cols = self._lines  # along the rows first (contiguous), then only the kept columns
+            k = torch.fft.fft(x, dim=-1, norm="ortho").index_select(-1, cols)
+            k = torch.fft.fft(k, dim=-2, norm="ortho").index_select(-2, rows)
+            k = k.reshape(*k.shape[:-2], -1)
+        else:
+            k = torch.fft.fft2(x, norm="ortho")
+            k = k.reshape(*k.shape[:-2], -1).index_select(-1, self._index)
         return k * self._phase
 
     def _embed(self, y: torch.Tensor) -> torch.Tensor:
         """Adjoint of :meth:`_sample`: ``[..., m]`` -> ``[..., H, W]``."""
         h, w = self.image_shape
-        grid = y.new_zeros((*y.shape[:-1], h * w))
-        grid = grid.index_copy(-1, self._index, y * self._phase.conj())
+        y = y * self._phase.conj()
+        if self._lines is not None:
+            rows, cols = self._lines  # the adjoint of each step of _sample, in reverse order
+            k = y.reshape(*y.shape[:-1], rows.numel(), cols.numel())
+            k = torch.fft.ifft(k.new_zeros((*k.shape[:-2], h, k.shape[-1])).index_copy(-2, rows, k), dim=-2, norm="ortho")
+            return torch.fft.ifft(k.new_zeros((*k.shape[:-1], w)).index_copy(-1, cols, k), dim=-1, norm="ortho")
+        grid = y.new_zeros((*y.shape[:-1], h * w)).index_copy(-1, self._index, y)
         return torch.fft.ifft2(grid.reshape(*y.shape[:-1], h, w), norm="ortho")
 
     @classmethod
@@ -200,6 +219,19 @@ class FourierOperator(MaskedFourierBase):
 
     def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
         return self._embed(y)
+
+
+def _line_indices(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For a mask of whole lines that drops columns (the kept rows times the kept columns: column
+    lines, fastMRI's masks, or a grid of both), the kept rows and columns
+    as indices into the *unshifted* spectrum, in centred order (so that the kept block, read row
+    by row, is the mask's row-major order); ``None`` for any other mask."""
+    mask = mask.cpu()
+    rows, cols = mask.any(1), mask.any(0)
+    if bool(cols.all()) or not bool((mask == (rows[:, None] & cols[None, :])).all()):
+        return None  # every column kept (a full mask, row lines): the 2-D FFT is as fast
+    h, w = mask.shape
+    return ((torch.nonzero(rows).flatten() - h // 2) % h, (torch.nonzero(cols).flatten() - w // 2) % w)
 
 
 def mask_from_func(mask_func: Any, shape: int | Sequence[int], seed: int = 0) -> torch.Tensor:
