@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pytest_invstab.errors import InvalidInputError, UnsupportedRateError
+from pytest_invstab.errors import InvalidInputError
 from pytest_invstab.operators import (
     PATTERNS,
     FourierOperator,

@@ -63,10 +63,12 @@ def operator_key(op: Any) -> str:
     return key
 
 
-def row_keys(baseline: CSBaseline, op: Any, y: torch.Tensor, x0: torch.Tensor | None) -> list[tuple]:
-    """One key per row of ``y`` (with its warm start, if any)."""
+def row_keys(baseline: CSBaseline, op: Any, y: torch.Tensor, x0: torch.Tensor | None,
+             p0: torch.Tensor | None = None) -> list[tuple]:
+    """One key per row of ``y`` (with its warm start, if any: the image ``x0``, the TV dual ``p0``)."""
     head = (repr(baseline), operator_key(op))
-    return [(*head, _digest(y[i]), None if x0 is None else _digest(x0[i])) for i in range(y.shape[0])]
+    keys = [(*head, _digest(y[i]), None if x0 is None else _digest(x0[i])) for i in range(y.shape[0])]
+    return keys if p0 is None else [(*k, _digest(p0[i])) for i, k in enumerate(keys)]
 
 
 def get(key: tuple) -> torch.Tensor | None:

@@ -135,24 +135,53 @@ def run_baseline(base: Reconstructor, y: torch.Tensor, op: LinearOperator,
     return _through_cache([(k,) for k in cache.row_keys(base, op, y, x0)], solve, y.device)[0]
 
 
-def run_tv_with_dual(base: Any, y: torch.Tensor, op: LinearOperator) -> tuple[torch.Tensor, torch.Tensor]:
+def run_tv_with_dual(base: Any, y: torch.Tensor, op: LinearOperator, x0: torch.Tensor | None = None,
+                     p0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(x, p)``: ``CSBaseline("tv")``'s solution and TV dual variable on every row of ``y``, detached.
 
-    Through the session cache like :func:`run_baseline` (the dual under the row's key plus
-    ``"dual"``); rows without a cached dual are solved again, together, with ``return_dual``.
+    ``x0``, ``p0``: an optional start of both (e.g. a nearby problem's ``(x, p)``). Through the
+    session cache like :func:`run_baseline` (the dual under the row's key plus ``"dual"``); rows
+    without a cached dual are solved again, together, with ``return_dual``.
     """
     from ..baselines import cache, tv
 
-    def solve(yy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def solve(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def rows(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.index_select(0, idx.to(t.device))
+
         with torch.no_grad():
-            x, p = tv.tv_chambolle_pock(op, yy, lam=base.lam, iters=base.iters, tol=base.tol, return_dual=True)
+            x, p = tv.tv_chambolle_pock(op, y.index_select(0, idx), lam=base.lam, iters=base.iters, tol=base.tol,
+                                        x0=rows(x0), p0=rows(p0), return_dual=True)
         return x.detach(), p.detach()
 
     if not cache.cacheable(base, op):
-        return solve(y)
-    keys = [(k, (*k, "dual")) for k in cache.row_keys(base, op, y, None)]
-    x, p = _through_cache(keys, lambda idx: solve(y.index_select(0, idx)), y.device)
+        return solve(torch.arange(y.shape[0], device=y.device))
+    keys = [(k, (*k, "dual")) for k in cache.row_keys(base, op, y, x0, p0)]
+    x, p = _through_cache(keys, solve, y.device)
     return x, p
+
+
+def run_baseline_from(base: Any, y: torch.Tensor, op: LinearOperator,
+                      start: tuple[torch.Tensor, torch.Tensor | None] | None) -> tuple[torch.Tensor, tuple]:
+    """:func:`run_baseline` warm-started from ``start``, the previous problem's state (``None`` for
+    the first); returns the images and the state to start the next problem from.
+
+    For ``CSBaseline("tv")`` on operators without the exact data prox (Radon, multi-coil, a
+    user's) the state is the image and its TV dual variable. Against the image alone, that took
+    17 % fewer iterations on the example CT network's sweep (Radon 25-150 angles), 3 % fewer on
+    the 8-coil one, and from 10 % fewer to 10 % more on small problems, each rate landing as
+    close to its solution or closer. Single-coil Fourier starts better from the image and its own
+    ADMM start; other baselines get the image.
+    """
+    __tracebackhide__ = True
+    from ..baselines import CSBaseline, tv
+
+    x0, p0 = (None, None) if start is None else start
+    if type(base) is CSBaseline and base.method == "tv" and not tv.has_exact_data_prox(op):
+        x, p = run_tv_with_dual(base, y, op, x0, p0)
+        return x, (x, p)
+    x = run_baseline(base, y, op, x0=x0)
+    return x, (x, None)
 
 
 def _through_cache(keys: list[tuple[tuple, ...]], solve: Any, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -295,6 +324,8 @@ __all__ = [
     "per_image_rows",
     "resolve_baseline",
     "run_baseline",
+    "run_baseline_from",
+    "run_tv_with_dual",
     "run_reconstructor",
     "worst_index",
 ]

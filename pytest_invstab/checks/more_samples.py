@@ -213,7 +213,7 @@ def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
     psnr_net = torch.empty(n_rates, n_img, dtype=torch.float64)
     run = _Run(psnr_net, torch.empty_like(psnr_net), torch.empty_like(psnr_net), torch.empty_like(psnr_net),
                i_ref, i_ref if a.trained is not None else 0, sorted({0, i_ref, n_rates - 1}))
-    bout = None
+    bout, start = None, None
     for i, op_r in enumerate(a.ops):
         with torch.no_grad():
             y = op_r(a.x)
@@ -223,7 +223,7 @@ def _compute(a: _Args, clock: C.Stopwatch) -> _Run:
         run.ssim_net[i] = ssim(out, a.x).cpu().double()
         if a.base is not None:
             with clock("baseline_s"):  # warm start from the previous rate's solution
-                bout = C.run_baseline(a.base, y, op_r, x0=bout)
+                bout, start = C.run_baseline_from(a.base, y, op_r, start)
             run.psnr_base[i] = psnr(bout, a.x).cpu().double()
             run.ssim_base[i] = ssim(bout, a.x).cpu().double()
         if i in run.show:
