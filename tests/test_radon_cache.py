@@ -102,6 +102,36 @@ def test_disk_cache_round_trip_and_damaged_file(monkeypatch, tmp_path):
     RM.clear_cache()
 
 
+
+@pytest.mark.parametrize("damage", ["index out of range", "other geometry", "indptr"])
+def test_a_complete_file_with_wrong_arrays_is_rebuilt_not_used(monkeypatch, tmp_path, damage):
+    """A file that reads back fine but holds another matrix (a damaged disk, a file copied
+    under the wrong name) must not reach the product: a bad index would crash torch."""
+    monkeypatch.setenv(cachedir.ENV, str(tmp_path))
+    monkeypatch.setattr(RM, "DISK_MIN_NNZ", 0)
+    RM.clear_cache()
+    x = torch.rand(2, 24, 24)
+    reference = RadonOperator(24, 7)(x)
+    (path,) = tmp_path.glob("radon-n24-*.bin")
+    arrs = {k: v.copy() for k, v in matrix_cache.load(path.name).items()}
+    if damage == "index out of range":
+        arrs["m_indices"][5] = 24 * 24 + 3
+    elif damage == "other geometry":
+        other = {k: v.copy() for k, v in RM._load_or_build("radon", 20, RadonOperator(20, 7).angles.numpy(),
+                                                             RadonOperator(20, 7).n_detectors, torch.float32).items()}
+        arrs = other
+    else:
+        arrs["t_indptr"][3] = arrs["t_indptr"][2] - 1
+    assert matrix_cache.save(path.name, arrs)
+    RM.clear_cache()
+    count = RM.BUILDS["count"]
+    assert torch.equal(RadonOperator(24, 7)(x), reference)
+    assert RM.BUILDS["count"] == count + 1  # rebuilt (and the file replaced by a good one)
+    RM.clear_cache()
+    count = RM.BUILDS["count"]
+    assert torch.equal(RadonOperator(24, 7)(x), reference) and RM.BUILDS["count"] == count
+    RM.clear_cache()
+
 def test_disk_cache_reports_unwritable_folder(monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

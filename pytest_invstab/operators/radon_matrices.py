@@ -212,7 +212,8 @@ BUILDS = {"count": 0}
 def _load_or_build(kind: str, size: int, ang: np.ndarray, detectors: int, dtype: torch.dtype) -> dict:
     name = _disk_name(kind, size, ang, detectors, dtype)
     arrs = matrix_cache.load(name)
-    if arrs is not None:
+    rows, cols = len(ang) * detectors, size * size
+    if arrs is not None and _well_formed(arrs, (rows, cols) if kind == "radon" else (cols, rows)):
         return arrs
     BUILDS["count"] += 1
     mat = (_build_scipy if kind == "radon" else _build_backprojector)(size, ang, detectors)
@@ -221,6 +222,23 @@ def _load_or_build(kind: str, size: int, ang: np.ndarray, detectors: int, dtype:
     if mat.nnz >= DISK_MIN_NNZ:
         matrix_cache.save(name, arrs)
     return arrs
+
+
+def _well_formed(arrs: dict[str, np.ndarray], shape: tuple[int, int]) -> bool:
+    """Whether stored arrays are a CSR pair ``A`` of ``shape`` and its transpose: a file of another
+    geometry or a damaged one is rebuilt (a bad index would crash torch's product, not raise)."""
+    try:
+        for prefix, (rows, cols) in (("m_", shape), ("t_", shape[::-1])):
+            indptr, indices, data = arrs[prefix + "indptr"], arrs[prefix + "indices"], arrs[prefix + "data"]
+            nnz = len(indices)
+            if (tuple(int(v) for v in arrs[prefix + "shape"]) != (rows, cols) or indptr.shape != (rows + 1,)
+                    or int(indptr[0]) != 0 or int(indptr[-1]) != nnz or len(data) != nnz):
+                return False
+            if nnz and (int(indices.min()) < 0 or int(indices.max()) >= cols or bool((np.diff(indptr) < 0).any())):
+                return False
+        return True
+    except (KeyError, ValueError, TypeError, IndexError):
+        return False
 
 
 def _remember(key: tuple, pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
