@@ -34,6 +34,8 @@ from .runner import (
 )
 from .session import WORKER_KEY, InvstabSession
 from .marker_docs import MARKER_DOCS
+from .memory import MallocSetting
+from .memory import choose as choose_malloc
 from .threads import ThreadSetting, choose, xdist_workers
 from .settings import (
     CHECKS,
@@ -48,6 +50,8 @@ from .settings import (
 MARKER_PROBLEMS_KEY = pytest.StashKey[list]()
 # torch's intra-op threads for this session (threads.py), restored at unconfigure.
 THREADS_KEY = pytest.StashKey[ThreadSetting]()
+# glibc's large-block thresholds for this session (memory.py), eased at unconfigure.
+MALLOC_KEY = pytest.StashKey[MallocSetting]()
 # The disk-cache folder in use before this session (cachedir.py), restored at unconfigure.
 CACHE_DIR_KEY = pytest.StashKey[Any]()
 
@@ -93,6 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(CheckLines(config), "invstab-lines")
     config.stash[THREADS_KEY] = ThreadSetting(choose(settings.threads, _processes(config)))
     config.stash[THREADS_KEY].apply()  # now if torch is loaded (a conftest imported it), else at collection
+    config.stash[MALLOC_KEY] = MallocSetting(choose_malloc(settings.malloc))
+    config.stash[MALLOC_KEY].apply()
     cache = getattr(config, "cache", None)  # pytest's cache provider (absent with -p no:cacheprovider)
     config.stash[CACHE_DIR_KEY] = cachedir.session_dir()
     if cache is not None:
@@ -117,6 +123,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     setting = config.stash.get(THREADS_KEY, None)
     if setting is not None:
         setting.restore()  # the user's own count, as found
+    if MALLOC_KEY in config.stash:
+        config.stash[MALLOC_KEY].restore()
     if CACHE_DIR_KEY in config.stash:
         cachedir.set_session_dir(config.stash[CACHE_DIR_KEY])
 
@@ -144,7 +152,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     t = config.stash[THREADS_KEY].choice
     per = " per worker" if _processes(config) > 1 else ""
     return [f"invstab: device={s.device}, seed={s.seed}, budget={s.budget}, save={s.save}, results={s.results}",
-            f"invstab: torch threads={t.threads}{per} ({t.reason})"]
+            f"invstab: torch threads={t.threads}{per} ({t.reason})",
+            f"invstab: malloc: {config.stash[MALLOC_KEY].choice.reason}"]
 
 
 # -- markers ----------------------------------------------------------------------------------
