@@ -1,6 +1,6 @@
 """What keeping freed blocks for reuse (``invstab_malloc = auto``, :mod:`pytest_invstab.memory`) gains.
 
-    python benchmarks/bench_memory.py [--repeats 3] [--threads 1]
+    python benchmarks/bench_memory.py [--repeats 3] [--threads 1] [--cases mc320 mc128 cnn radon128]
 
 Each measurement runs in a new process (glibc's thresholds are process-wide), once with the
 plugin's setting applied and once left as is, interleaved; medians over ``--repeats``:
@@ -84,9 +84,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cases", nargs="*", choices=list(CASES), default=list(CASES))
     args = ap.parse_args()
     print(f"# invstab_malloc = auto against off, {args.threads} thread(s), median of {args.repeats} interleaved runs")
-    for case, label in CASES.items():
+    for case in args.cases:
+        label = CASES[case]
         runs: dict[str, list[dict]] = {"auto": [], "off": []}
         for _ in range(args.repeats):
             for setting in runs:

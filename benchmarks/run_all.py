@@ -16,6 +16,8 @@ Runs, one after the other so that they do not compete for the cores:
    the solution, and what its ADMM start saves on single-coil Fourier data;
 4. ``bench_threads.py``: a worst_case check in two concurrent processes, the plugin's default
    threads over one thread each (goal <= 1.1);
+   ``bench_memory.py``: the TV baseline and a CNN with freed blocks kept for reuse
+   (``invstab_malloc = auto``) over the allocator left as is;
 5. ``bench_attack.py``: attack time per step over one forward + backward of f∘A;
 6. ``bench_adapters.py``: an attack step through ``from_deepinv`` (a ``(y, physics)`` model on
    deepinv's MRI physics) over one through a native operator, same network (goal <= 1.1);
@@ -27,8 +29,8 @@ Runs, one after the other so that they do not compete for the cores:
    ``-n 2`` (one thread per worker) can gain.
 
 ``--quick`` (under 3 minutes on an idle 2-core machine): Radon at 128 x 128 with 90 angles, two
-repeats, the sweep on one problem, one round of the checks and threads, no attack benchmark
-and no suite. Timings on a shared machine are noisy: each script reports medians over
+repeats, the sweep on one problem, one round of the checks, threads and memory (8-coil TV
+only), no attack benchmark and no suite. Timings on a shared machine are noisy: each script reports medians over
 interleaved repeats, and ratios are taken within one run.
 """
 
@@ -69,6 +71,8 @@ def main() -> None:
     run("TV stop and start", [py, str(bench / "bench_tv.py"), *(["--quick", "--repeats", "1"] if q else [])], ROOT, env)
     run("threads", [py, str(bench / "bench_threads.py"), "--repeats", "1" if q else "3",
                     *(["--modes", "plugin,one"] if q else [])], ROOT, env)
+    run("memory", [py, str(bench / "bench_memory.py"), *(["--repeats", "1", "--cases", "mc128"] if q else [])],
+        ROOT, env)
     if not q:
         run("attacks", [py, str(bench / "bench_attack.py")], ROOT, env)
     run("adapters", [py, str(bench / "bench_adapters.py"), *(["--repeats", "2"] if q else [])], ROOT, env)
