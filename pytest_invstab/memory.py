@@ -4,16 +4,17 @@ torch's CPU tensors come from ``malloc``. glibc serves a block above ``M_MMAP_TH
 (128 KiB at first, raised as blocks are freed, to at most 32 MiB) with a fresh ``mmap`` and
 unmaps it on ``free``, and it gives the heap's free top back to the system above
 ``M_TRIM_THRESHOLD``. Each temporary of a solver or network iteration then has its pages faulted
-in and zeroed by the kernel again. Measured with ``benchmarks/bench_memory.py`` (one thread):
-the TV baseline on 15-coil 320 px data took 72 ms per iteration, half of it in the kernel, and
-33 ms with the blocks kept; a small CNN's forward and backward at 320 px was 1.2-1.9 times
-faster.
+in and zeroed by the kernel again. Measured with ``benchmarks/bench_memory.py`` (one thread, a
+new process): the TV baseline on 15-coil 320 px data took 79 ms per iteration, half of it in
+the kernel, and 36 ms with the blocks kept; a small CNN's forward and backward at 320 px was
+1.6 times faster. In a long session glibc's own adjustment catches up for blocks up to 32 MiB,
+but not above: 4 images of that data (49 MB blocks) still took 205 against 74 ms.
 
 During a session (``invstab_malloc = auto``, the default) the plugin raises both thresholds to
 ``KEEP_BYTES`` (256 MiB), so freed blocks up to that size are reused. The peak memory barely
 moves (505 against 488 MB in that run), but up to 256 MiB of free heap may stay with each
 process. At the end it sets the thresholds to ``AFTER_MMAP``/``AFTER_TRIM`` (32 / 64 MiB): the
-most glibc's own adjustment reaches, which a process that allocates tensors of that size
+most glibc's own adjustment reaches, which a process that frees a block of about 32 MiB
 reaches too. The original state cannot be put back, because glibc offers no switch that turns
 its adjustment back on.
 
