@@ -34,8 +34,7 @@ from .runner import (
 )
 from .session import WORKER_KEY, InvstabSession
 from .marker_docs import MARKER_DOCS
-from .memory import MallocSetting
-from .memory import choose as choose_malloc
+from .memory import MallocSetting, choose as choose_malloc
 from .threads import ThreadSetting, choose, xdist_workers
 from .settings import (
     CHECKS,

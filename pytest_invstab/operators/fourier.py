@@ -223,9 +223,9 @@ class FourierOperator(MaskedFourierBase):
 
 def _line_indices(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """For a mask of whole lines that drops columns (the kept rows times the kept columns: column
-    lines, fastMRI's masks, or a grid of both), the kept rows and columns
-    as indices into the *unshifted* spectrum, in centred order (so that the kept block, read row
-    by row, is the mask's row-major order); ``None`` for any other mask."""
+    lines, fastMRI's masks, or a grid of both), the kept rows and columns as indices into the
+    *unshifted* spectrum, in centred order (so that the kept block, read row by row, is the
+    mask's row-major order); ``None`` for any other mask."""
     mask = mask.cpu()
     rows, cols = mask.any(1), mask.any(0)
     if bool(cols.all()) or not bool((mask == (rows[:, None] & cols[None, :])).all()):
