@@ -52,16 +52,18 @@ def main() -> None:
         run(c, n)  # warm-up: loads, Radon matrices, first allocations
     shares: dict[tuple[str, str], list[float]] = {k: [] for k in cases}
     totals: dict[tuple[str, str], list[float]] = {k: [] for k in cases}
+    bases: dict[tuple[str, str], list[float]] = {k: [] for k in cases}
     for _ in range(args.repeats):
         for k in cases:
             b, t = run(*k)
             shares[k].append(b / t)
             totals[k].append(t)
+            bases[k].append(b)
     print(f"baseline share of the check's time (cold cache, {torch.get_num_threads()} thread(s), "
           f"median of {args.repeats}; goal <= 50 %)")
     for c, n in cases:
         print(f"  {c:16s} {n:8s} {100 * statistics.median(shares[(c, n)]):5.1f} %   "
-              f"(check {statistics.median(totals[(c, n)]):.2f} s)")
+              f"(check {statistics.median(totals[(c, n)]):.2f} s, baseline {statistics.median(bases[(c, n)]):.2f} s)")
     worst = max(statistics.median(v) for v in shares.values())
     print(f"largest baseline share: {100 * worst:.1f} %")
 
